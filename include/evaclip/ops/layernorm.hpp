@@ -1,0 +1,45 @@
+// layernorm.hpp — defines layernorm(tape, x, w, b, eps): LayerNorm over the last dimension, with backward.
+#pragma once
+
+#include "evaclip/ops/cpu/layernorm.hpp"
+#include "evaclip/ops/op_common.hpp"
+
+namespace evaclip {
+
+// x: (..., C); w: (C,); b: (C,) or an undefined Var (no bias). Returns (..., C).
+template <class P, class B>
+Var layernorm(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b, double eps) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "layernorm", "x", x);
+  check_arg(tape, "layernorm", "weight", w);
+  EVACLIP_CHECK(!x.shape().empty(), "layernorm: x must have at least one dimension");
+  const std::int64_t C = x.shape().back(), R = rows_of(x.shape());
+  check_shape("layernorm", "weight", w, {C});
+  if (b.defined()) {
+    check_arg(tape, "layernorm", "bias", b);
+    check_shape("layernorm", "bias", b, {C});
+  }
+  Tensor y = new_act(tape, x.shape()), mean = new_compute(tape, {R}), rstd = new_compute(tape, {R});
+  layernorm_forward<Acc>(tape.backend, y.data<T>(), mean.data<Acc>(), rstd.data<Acc>(), x.value().data<T>(),
+                         w.value().data<T>(), b.defined() ? b.value().data<T>() : nullptr, R, C, eps);
+  Var out = make_result(tape, y, x, w, b);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dw = gw ? Tensor::empty({C}, P::act_dtype, B::device) : Tensor();
+    Tensor db = gb ? Tensor::empty({C}, P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    layernorm_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr,
+                            gb ? db.data<T>() : nullptr, dy.data<T>(), x.value().data<T>(), w.value().data<T>(),
+                            mean.data<Acc>(), rstd.data<Acc>(), R, C);
+    if (gx) x.accumulate_grad(std::move(dx));
+    if (gw) w.accumulate_grad(std::move(dw));
+    if (gb) b.accumulate_grad(std::move(db));
+  });
+  return out;
+}
+
+}  // namespace evaclip
