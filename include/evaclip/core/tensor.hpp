@@ -56,7 +56,7 @@ struct TensorView {
 
   template <class... I>
   T& operator()(I... idx) const {
-    const std::int64_t ix[] = {static_cast<std::int64_t>(idx)...};
+    const std::int64_t ix[sizeof...(I) + 1] = {static_cast<std::int64_t>(idx)..., 0};  // +1: rank 0 has no index
     std::int64_t off = 0;
     for (std::size_t k = 0; k < sizeof...(I); ++k) off += ix[k] * strides[k];
     return data[off];
@@ -148,10 +148,14 @@ class Tensor {
         EVACLIP_CHECK(infer < 0, "reshape: more than one -1 in ", to_string(s));
         infer = std::int64_t(i);
       } else {
+        EVACLIP_CHECK(s[i] >= 0, "reshape: negative dimension in ", to_string(s));
         known *= s[i];
       }
     }
-    if (infer >= 0 && known > 0) s[std::size_t(infer)] = numel() / known;
+    if (infer >= 0) {
+      EVACLIP_CHECK(known > 0, "reshape: -1 is ambiguous for ", to_string(shape_), " as ", to_string(s));
+      s[std::size_t(infer)] = numel() / known;
+    }
     EVACLIP_CHECK(evaclip::numel(s) == numel(), "reshape: cannot view ", to_string(shape_), " as ", to_string(s));
     Tensor t = is_contiguous() ? *this : contiguous();
     t.strides_ = contiguous_strides(s);
