@@ -1,0 +1,54 @@
+// patch_embed.hpp — defines patch_embed(tape, images, w, b, patch): the ViT patch embedding (a conv with
+// kernel = stride = patch) producing tokens, with backward.
+#pragma once
+
+#include "evaclip/ops/cpu/patch_embed.hpp"
+#include "evaclip/ops/op_common.hpp"
+
+namespace evaclip {
+
+// images: (B, C, H, W) with H, W multiples of P; w: (D, C, P, P) (torch conv layout); b: (D,) or an
+// undefined Var (no bias). Returns (B, N, D), N = (H/P)(W/P), token n = py·(W/P) + px.
+template <class P, class B>
+Var patch_embed(Tape<P, B>& tape, const Var& images, const Var& w, const Var& b, std::int64_t patch) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "patch_embed", "images", images);
+  check_arg(tape, "patch_embed", "weight", w);
+  EVACLIP_CHECK(images.shape().size() == 4, "patch_embed: images has shape ", to_string(images.shape()),
+                ", expected (B, C, H, W)");
+  EVACLIP_CHECK(patch >= 1, "patch_embed: patch size ", patch, " must be positive");
+  const cpu::PatchGeometry g{images.shape()[0], images.shape()[1], images.shape()[2], images.shape()[3], patch};
+  EVACLIP_CHECK(g.H % patch == 0 && g.W % patch == 0, "patch_embed: images ", to_string(images.shape()), ": H = ", g.H,
+                " and W = ", g.W, " must be multiples of the patch size ", patch);
+  EVACLIP_CHECK(w.shape().size() == 4, "patch_embed: weight has shape ", to_string(w.shape()),
+                ", expected (D, C, P, P)");
+  const std::int64_t D = w.shape()[0];
+  check_shape("patch_embed", "weight", w, {D, g.C, patch, patch});
+  if (b.defined()) {
+    check_arg(tape, "patch_embed", "bias", b);
+    check_shape("patch_embed", "bias", b, {D});
+  }
+  Tensor y = new_act(tape, {g.B, g.tokens(), D});
+  patch_embed_forward<Acc>(tape.backend, y.data<T>(), images.value().data<T>(), w.value().data<T>(),
+                           b.defined() ? b.value().data<T>() : nullptr, g, D);
+  Var out = make_result(tape, y, images, w, b);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gi = images.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+    Tensor di = gi ? Tensor::empty(images.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dw = gw ? Tensor::empty(w.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor db = gb ? Tensor::empty({D}, P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    patch_embed_backward<Acc>(backend, gi ? di.data<T>() : nullptr, gw ? dw.data<T>() : nullptr,
+                              gb ? db.data<T>() : nullptr, dy.data<T>(), images.value().data<T>(), w.value().data<T>(),
+                              g, D);
+    if (gi) images.accumulate_grad(std::move(di));
+    if (gw) w.accumulate_grad(std::move(dw));
+    if (gb) b.accumulate_grad(std::move(db));
+  });
+  return out;
+}
+
+}  // namespace evaclip
