@@ -1,0 +1,130 @@
+// elementwise.hpp — defines add, mul and scale: element-wise arithmetic with row broadcasting, with backward.
+//
+// add(a, b) and mul(x, g) take a second operand whose shape, after dropping leading 1s, equals the trailing
+// dimensions of the first: with a (B, T, D), b may be (B, T, D) (residual), (D,) (bias, layer scale γ),
+// (T, D) or (1, T, D) (positional embedding). The result has the first operand's shape.
+#pragma once
+
+#include <algorithm>
+
+#include "evaclip/ops/cpu/elementwise.hpp"
+#include "evaclip/ops/op_common.hpp"
+
+namespace evaclip {
+
+namespace detail {
+// How many times b repeats over a (the R of a viewed as (R, numel(b))); throws naming the op if b does
+// not broadcast over a as described above.
+inline std::int64_t broadcast_rows(const char* op, const char* an, const Var& a, const char* bn, const Var& b) {
+  const Shape &sa = a.shape(), &sb = b.shape();
+  const auto first = std::find_if(sb.begin(), sb.end(), [](std::int64_t d) { return d != 1; });
+  const std::size_t k = std::size_t(sb.end() - first);  // dimensions of b after its leading 1s
+  const bool ok = sb.size() <= sa.size() && std::equal(first, sb.end(), sa.end() - std::ptrdiff_t(k));
+  EVACLIP_CHECK(ok, op, ": ", bn, " has shape ", to_string(sb), " which does not broadcast over ", an, " ",
+                to_string(sa), " (it must equal the trailing dimensions of ", an, ")");
+  const std::int64_t C = b.value().numel();
+  return C == 0 ? 0 : a.value().numel() / C;
+}
+}  // namespace detail
+
+// a: (..., S...); b: (S...) possibly with leading 1s. Returns a + b, shaped like a.
+template <class P, class B>
+Var add(Tape<P, B>& tape, const Var& a, const Var& b) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "add", "a", a);
+  check_arg(tape, "add", "b", b);
+  const std::int64_t R = detail::broadcast_rows("add", "a", a, "b", b), C = b.value().numel();
+  Tensor y = new_act(tape, a.shape());
+  add_forward<Acc>(tape.backend, y.data<T>(), a.value().data<T>(), b.value().data<T>(), R, C);
+  Var out = make_result(tape, y, a, b);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool ga = a.requires_grad(), gb = b.requires_grad();
+    Tensor da = ga ? Tensor::empty(a.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor db = gb ? Tensor::empty(b.shape(), P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    add_backward<Acc>(backend, ga ? da.data<T>() : nullptr, gb ? db.data<T>() : nullptr, dy.data<T>(), R, C);
+    if (ga) a.accumulate_grad(std::move(da));
+    if (gb) b.accumulate_grad(std::move(db));
+  });
+  return out;
+}
+
+// x: (..., S...); g: (S...) possibly with leading 1s (layer scale γ: (D,)). Returns x * g, shaped like x.
+template <class P, class B>
+Var mul(Tape<P, B>& tape, const Var& x, const Var& g) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "mul", "x", x);
+  check_arg(tape, "mul", "g", g);
+  const std::int64_t R = detail::broadcast_rows("mul", "x", x, "g", g), C = g.value().numel();
+  Tensor y = new_act(tape, x.shape());
+  mul_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), g.value().data<T>(), R, C);
+  Var out = make_result(tape, y, x, g);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gx = x.requires_grad(), gg = g.requires_grad();
+    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dg = gg ? Tensor::empty(g.shape(), P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    mul_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gg ? dg.data<T>() : nullptr, dy.data<T>(),
+                      x.value().data<T>(), g.value().data<T>(), R, C);
+    if (gx) x.accumulate_grad(std::move(dx));
+    if (gg) g.accumulate_grad(std::move(dg));
+  });
+  return out;
+}
+
+// Returns s * x for a constant s.
+template <class P, class B>
+Var scale(Tape<P, B>& tape, const Var& x, double s) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "scale", "x", x);
+  const std::int64_t n = x.value().numel();
+  Tensor y = new_act(tape, x.shape());
+  scale_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), s, n);
+  Var out = make_result(tape, y, x);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
+    const Tensor dy = out.grad().to(P::act_dtype);
+    scale_forward<Acc>(backend, dx.data<T>(), dy.data<T>(), s, n);  // d(s x)/dx = s
+    x.accumulate_grad(std::move(dx));
+  });
+  return out;
+}
+
+// Returns s * x for a learnt single-element s of any shape ((), (1,), ...: CLIP's logit scale). The mul
+// kernels with x viewed as (numel, 1) and s as (1,): d(s) = sum(dy * x), reduced deterministically.
+template <class P, class B>
+Var scale(Tape<P, B>& tape, const Var& x, const Var& s) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "scale", "x", x);
+  check_arg(tape, "scale", "s", s);
+  EVACLIP_CHECK(s.value().numel() == 1, "scale: s has shape ", to_string(s.shape()), ", expected a single element");
+  const std::int64_t n = x.value().numel();
+  Tensor y = new_act(tape, x.shape());
+  mul_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), s.value().data<T>(), n, 1);
+  Var out = make_result(tape, y, x, s);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gx = x.requires_grad(), gs = s.requires_grad();
+    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor ds = gs ? Tensor::empty(s.shape(), P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    mul_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gs ? ds.data<T>() : nullptr, dy.data<T>(),
+                      x.value().data<T>(), s.value().data<T>(), n, 1);
+    if (gx) x.accumulate_grad(std::move(dx));
+    if (gs) s.accumulate_grad(std::move(ds));
+  });
+  return out;
+}
+
+}  // namespace evaclip
