@@ -1,0 +1,50 @@
+// attention.hpp — defines attention(tape, q, k, v, causal, scale): scaled-dot-product attention, with backward.
+#pragma once
+
+#include <cmath>
+#include <optional>
+
+#include "evaclip/ops/cpu/attention.hpp"
+#include "evaclip/ops/op_common.hpp"
+
+namespace evaclip {
+
+// q, k, v: (B, H, T, hd). Returns softmax(scale q k^T) v: (B, H, T, hd). scale defaults to hd^-0.5;
+// causal excludes the keys after each query (torch's is_causal).
+template <class P, class B>
+Var attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, bool causal = false,
+              std::optional<double> scale = std::nullopt) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "attention", "q", q);
+  check_arg(tape, "attention", "k", k);
+  check_arg(tape, "attention", "v", v);
+  EVACLIP_CHECK(q.shape().size() == 4, "attention: q has shape ", to_string(q.shape()), ", expected (B, H, T, hd)");
+  check_shape("attention", "k", k, q.shape());
+  check_shape("attention", "v", v, q.shape());
+  const std::int64_t BH = q.shape()[0] * q.shape()[1], L = q.shape()[2], D = q.shape()[3];
+  const double s = scale.value_or(1.0 / std::sqrt(double(D)));
+  // A scale of 0 would silently average the values: reject it rather than guess that a default was meant.
+  EVACLIP_CHECK(s > 0 && std::isfinite(s), "attention: scale must be positive and finite, got ", s);
+  Tensor o = new_act(tape, q.shape()), lse = new_compute(tape, {q.shape()[0], q.shape()[1], L});
+  attention_forward<Acc>(tape.backend, o.data<T>(), lse.data<Acc>(), q.value().data<T>(), k.value().data<T>(),
+                         v.value().data<T>(), BH, L, D, causal, s);
+  Var out = make_result(tape, o, q, k, v);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
+    auto grad_buf = [&](bool want) { return want ? Tensor::empty(q.shape(), P::act_dtype, B::device) : Tensor(); };
+    Tensor dq = grad_buf(gq), dk = grad_buf(gk), dv = grad_buf(gv);
+    const Tensor dout = out.grad().to(P::act_dtype);
+    attention_backward<Acc>(backend, gq ? dq.data<T>() : nullptr, gk ? dk.data<T>() : nullptr,
+                            gv ? dv.data<T>() : nullptr, dout.data<T>(), q.value().data<T>(), k.value().data<T>(),
+                            v.value().data<T>(), lse.data<Acc>(), BH, L, D, causal, s);
+    if (gq) q.accumulate_grad(std::move(dq));
+    if (gk) k.accumulate_grad(std::move(dk));
+    if (gv) v.accumulate_grad(std::move(dv));
+  });
+  return out;
+}
+
+}  // namespace evaclip

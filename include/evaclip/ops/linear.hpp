@@ -1,0 +1,47 @@
+// linear.hpp — defines linear(tape, x, w, b): y = x W^T + b over the last dimension, with backward.
+#pragma once
+
+#include "evaclip/ops/cpu/linear.hpp"
+#include "evaclip/ops/op_common.hpp"
+
+namespace evaclip {
+
+// x: (..., K); w: (N, K) (torch nn.Linear layout); b: (N,) or an undefined Var (no bias). Returns (..., N).
+template <class P, class B>
+Var linear(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b) {
+  using T = typename P::act_t;
+  using Acc = typename P::compute_t;
+  check_arg(tape, "linear", "x", x);
+  check_arg(tape, "linear", "weight", w);
+  EVACLIP_CHECK(!x.shape().empty(), "linear: x must have at least one dimension");
+  EVACLIP_CHECK(w.shape().size() == 2, "linear: weight has shape ", to_string(w.shape()), ", expected (out, in)");
+  const std::int64_t K = x.shape().back(), N = w.shape()[0], R = rows_of(x.shape());
+  check_shape("linear", "weight", w, {N, K});
+  if (b.defined()) {
+    check_arg(tape, "linear", "bias", b);
+    check_shape("linear", "bias", b, {N});
+  }
+  Shape ys = x.shape();
+  ys.back() = N;
+  Tensor y = new_act(tape, ys);
+  linear_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), w.value().data<T>(),
+                      b.defined() ? b.value().data<T>() : nullptr, R, K, N);
+  Var out = make_result(tape, y, x, w, b);
+  if (!out.requires_grad()) return out;
+  tape.record([=, backend = tape.backend] {
+    if (!out.has_grad()) return;
+    const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dw = gw ? Tensor::empty({N, K}, P::act_dtype, B::device) : Tensor();
+    Tensor db = gb ? Tensor::empty({N}, P::act_dtype, B::device) : Tensor();
+    const Tensor dy = out.grad().to(P::act_dtype);
+    linear_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr, gb ? db.data<T>() : nullptr,
+                         dy.data<T>(), x.value().data<T>(), w.value().data<T>(), R, K, N);
+    if (gx) x.accumulate_grad(std::move(dx));
+    if (gw) w.accumulate_grad(std::move(dw));
+    if (gb) b.accumulate_grad(std::move(db));
+  });
+  return out;
+}
+
+}  // namespace evaclip
