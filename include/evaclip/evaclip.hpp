@@ -11,6 +11,7 @@
 #include "evaclip/precision/loss_scale.hpp"
 #include "evaclip/precision/policy.hpp"
 #include "evaclip/precision/tolerance.hpp"
+#include "evaclip/precision/unscale.hpp"
 #include "evaclip/autograd/var.hpp"
 #include "evaclip/autograd/tape.hpp"
 #include "evaclip/autograd/checkpoint.hpp"

@@ -34,24 +34,20 @@ struct DynamicLossScale {
   int hysteresis = 2;
   double min_scale = 1.0;
 
-  std::int64_t good_steps = 0;
-  int hysteresis_left = hysteresis;
+  std::int64_t good_steps = 0;     // consecutive steps without overflow
+  int overflows_since_growth = 0;  // counted against `hysteresis`
 
   double scale() const { return value; }
   bool update(bool found_inf) {
     if (found_inf) {
       good_steps = 0;
-      if (hysteresis_left > 1) {
-        --hysteresis_left;
-      } else {
-        value = std::max(min_scale, value * backoff);
-      }
+      if (++overflows_since_growth >= hysteresis) value = std::max(min_scale, value * backoff);
       return false;
     }
     if (++good_steps == growth_interval) {
       value *= growth;
       good_steps = 0;
-      hysteresis_left = hysteresis;
+      overflows_since_growth = 0;
     }
     return true;
   }

@@ -121,7 +121,7 @@ TEST(LossScale, DynamicDefaultsAreTheEvaClipRecipe) {
   EXPECT_EQ(d.scale(), 65536.0);
   EXPECT_EQ(d.growth_interval, 1000);
   EXPECT_EQ(d.hysteresis, 2);
-  EXPECT_EQ(d.hysteresis_left, 2);
+  EXPECT_EQ(d.overflows_since_growth, 0);
   EXPECT_EQ(d.min_scale, 1.0);
 }
 
@@ -159,7 +159,7 @@ TEST(LossScale, DynamicBackoffWithHysteresis) {
   EXPECT_EQ(d.scale(), 128.0);
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(d.update(false));
   EXPECT_EQ(d.scale(), 256.0);
-  EXPECT_EQ(d.hysteresis_left, 2);
+  EXPECT_EQ(d.overflows_since_growth, 0);
   EXPECT_FALSE(d.update(true));  // budget restored: keep
   EXPECT_EQ(d.scale(), 256.0);
   EXPECT_FALSE(d.update(true));
@@ -168,7 +168,6 @@ TEST(LossScale, DynamicBackoffWithHysteresis) {
 
 TEST(LossScale, DynamicHysteresisOneAndCustomFactors) {
   DynamicLossScale d{.value = 100.0, .growth_interval = 2, .growth = 4.0, .backoff = 0.25, .hysteresis = 1};
-  EXPECT_EQ(d.hysteresis_left, 1);  // the default member initialiser follows the designated hysteresis
   EXPECT_FALSE(d.update(true));     // no hysteresis: the first overflow already backs off
   EXPECT_EQ(d.scale(), 25.0);
   d.update(false);
@@ -188,7 +187,7 @@ TEST(LossScale, DynamicMinScaleFloor) {
   for (int i = 0; i < 10; ++i) skipped += !d.update(true);
   EXPECT_EQ(skipped, 10);  // every overflow skips, even at the floor
   EXPECT_EQ(d.scale(), 1.0);
-  DynamicLossScale e{.value = 3.0, .min_scale = 2.0, .hysteresis_left = 1};
+  DynamicLossScale e{.value = 3.0, .hysteresis = 1, .min_scale = 2.0};
   EXPECT_FALSE(e.update(true));
   EXPECT_EQ(e.scale(), 2.0);  // 1.5 clamps to the floor
   EXPECT_TRUE(e.update(false));
