@@ -17,3 +17,4 @@
 #include "evaclip/autograd/checkpoint.hpp"
 #include "evaclip/autograd/gradcheck.hpp"
 #include "evaclip/ops/ops.hpp"
+#include "evaclip/nn/variants.hpp"
