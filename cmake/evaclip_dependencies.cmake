@@ -1,6 +1,11 @@
-# Finds what the header-only library needs (OpenMP, OpenBLAS) and defines evaclip::openblas.
+# Finds what the header-only library needs (OpenMP, OpenBLAS, nlohmann_json) and defines evaclip::openblas.
 # Included by the project and by the installed evaclipConfig.cmake, so downstream builds resolve the same.
 find_package(OpenMP REQUIRED COMPONENTS CXX)
+# The CLIP tokenizer (evaclip/text): ICU for NFC, case mapping, character classes and regexes
+# (Debian libicu-dev), zlib for the gzip'd vocabulary (Debian zlib1g-dev).
+find_package(ICU REQUIRED COMPONENTS uc i18n data)
+find_package(ZLIB REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)  # header-only JSON for the safetensors header (Debian nlohmann-json3-dev)
 
 if(NOT TARGET evaclip::openblas)
   # Prefer the OpenMP build of OpenBLAS (Debian: libopenblas-openmp-dev). The pthreads build keeps its own

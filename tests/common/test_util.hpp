@@ -35,6 +35,12 @@ inline ::testing::AssertionResult allclose(const Tensor& ref, const Tensor& got,
   return allclose(ref, got, tol.atol, tol.rtol);
 }
 
+// Absolute path of a file under tests/data (found from this header's own path).
+inline std::string data_path(const std::string& rel) {
+  const std::string here = __FILE__;  // .../tests/common/test_util.hpp
+  return here.substr(0, here.rfind("/common/")) + "/data/" + rel;
+}
+
 inline Tensor randn(Shape s, DType dt = DType::f64, std::uint64_t seed = 1, double std = 1.0) {
   Rng rng(seed);
   return Tensor::randn(std::move(s), dt, rng, std);

@@ -22,9 +22,14 @@
 
 namespace evaclip {
 
-// Owning block of bytes on one device; freed (or returned to the caching allocator) with its last Tensor.
+// Block of bytes on one device, freed (or returned to the caching allocator) with its last Tensor; or host
+// memory owned elsewhere (a memory-mapped file), kept alive by `keeper` and released with it instead.
 class Storage {
  public:
+  Storage(void* data, std::size_t bytes, std::shared_ptr<const void> keeper)
+      : data_(data), bytes_(bytes), device_(Device::cpu), keeper_(std::move(keeper)) {
+    EVACLIP_CHECK(keeper_, "Storage: external memory needs an owner that keeps it alive");
+  }
   Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
     if (device == Device::cpu) {
       // 64-byte alignment for vector loads; aligned_alloc needs a size that is a multiple of it.
@@ -34,7 +39,10 @@ class Storage {
       data_ = device_alloc(bytes);
     }
   }
-  ~Storage() { device_ == Device::cpu ? std::free(data_) : device_free(data_); }
+  ~Storage() {
+    if (keeper_) return;  // the keeper's own release frees external memory
+    device_ == Device::cpu ? std::free(data_) : device_free(data_);
+  }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
@@ -46,6 +54,7 @@ class Storage {
   void* data_ = nullptr;
   std::size_t bytes_;
   Device device_;
+  std::shared_ptr<const void> keeper_;
 };
 
 template <class T>
@@ -97,6 +106,20 @@ class Tensor {
       T* p = t.data<T>();
       for (std::size_t i = 0; i < values.size(); ++i) p[i] = convert<T>(values[i]);
     });
+    return t;
+  }
+  // Host tensor over external, contiguous memory without a copy; `keeper` owns that memory and lives as long
+  // as any Tensor viewing it. The data must be aligned for dtype (typed access would be undefined otherwise).
+  static Tensor from_external(void* data, Shape shape, DType dtype, std::shared_ptr<const void> keeper) {
+    for (auto d : shape) EVACLIP_CHECK(d >= 0, "Tensor::from_external: negative dimension in ", to_string(shape));
+    EVACLIP_CHECK(reinterpret_cast<std::uintptr_t>(data) % dtype_size(dtype) == 0, "Tensor::from_external: ",
+                  dtype_name(dtype), " data at ", data, " is not aligned to ", dtype_size(dtype), " bytes");
+    Tensor t;
+    t.storage_ = std::make_shared<Storage>(data, std::size_t(evaclip::numel(shape)) * dtype_size(dtype),
+                                           std::move(keeper));
+    t.strides_ = contiguous_strides(shape);
+    t.shape_ = std::move(shape);
+    t.dtype_ = dtype;
     return t;
   }
   // Seeded N(0, std^2) (floating dtypes) on the host.

@@ -1,6 +1,7 @@
 // Tests Tensor (construction, views and their strides, copies, dtype conversion, errors), TensorView and Rng.
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/test_util.hpp"
@@ -277,6 +278,34 @@ TEST(Tensor, CudaWithoutCudaFailsClearly) {
   EXPECT_THROW_MSG(Tensor::empty({2}, DType::f32, Device::cuda), "built without CUDA");
   EXPECT_THROW_MSG(arange({2}).to(Device::cuda), "built without CUDA");
 #endif
+}
+
+TEST(Tensor, FromExternalViewsWithoutCopyAndReleasesKeeperLast) {
+  bool released = false;
+  auto* buf = new std::vector<float>{1, 2, 3, 4, 5, 6};
+  std::shared_ptr<const void> keeper(buf, [&released](const void* p) {
+    released = true;
+    delete static_cast<const std::vector<float>*>(p);
+  });
+  Tensor view;
+  {
+    const Tensor t = Tensor::from_external(buf->data(), {2, 3}, DType::f32, keeper);
+    keeper.reset();  // the tensor alone keeps the memory alive now
+    EXPECT_EQ(t.data<float>(), buf->data());
+    view = t.transpose(0, 1).slice(0, 1, 3);  // views share the external storage
+  }
+  EXPECT_FALSE(released);
+  EXPECT_EQ(view.to_vector(), (std::vector<double>{2, 5, 3, 6}));
+  view = Tensor();
+  EXPECT_TRUE(released);
+}
+
+TEST(Tensor, FromExternalRejectsMisalignedDataAndMissingKeeper) {
+  alignas(8) static std::uint8_t bytes[16] = {};
+  auto keeper = std::make_shared<int>(0);
+  EXPECT_THROW_MSG(Tensor::from_external(bytes + 2, {2}, DType::f32, keeper), "not aligned to 4 bytes");
+  EXPECT_NO_THROW(Tensor::from_external(bytes + 2, {2}, DType::bf16, keeper));
+  EXPECT_THROW_MSG(Tensor::from_external(bytes, {2}, DType::f32, nullptr), "owner");
 }
 
 TEST(TensorView, IndexesWithStrides) {
