@@ -2,7 +2,8 @@
 # strings the steps together. Each target first runs tools/install_deps.sh (installs missing Debian
 # packages; a no-op when everything is there).
 #
-#   make build   configure + build everything into build/ (tests, examples, benchmarks)
+#   make build   configure + build everything into build/ (tests, examples, benchmarks); fetches the assets
+#   make assets  download the CLIP BPE vocabulary into the cache (tools/fetch_assets.py)
 #   make test    build + ctest (all but label gpu; includes the package checks) + unit tests again
 #                under AddressSanitizer/UBSan in build-asan/
 #   make demo    build and run build/bin/evaclip-demo
@@ -21,13 +22,13 @@ CMAKE_ARGS  ?=
 DEMO_ARGS   ?=
 BENCH_ARGS  ?=
 
-.PHONY: all deps configure build test test-asan demo bench format clean help
+.PHONY: all deps assets configure build test test-asan demo bench format clean help
 .DEFAULT_GOAL := build
 
 all: build
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 deps:
 	@tools/install_deps.sh
@@ -35,7 +36,12 @@ deps:
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DEVACLIP_CUDA=$(EVACLIP_CUDA) $(CMAKE_ARGS)
 
-build: configure
+# The CLIP BPE vocabulary (from the open_clip_torch wheel on PyPI) into $EVACLIP_CACHE or ~/.cache/evaclip;
+# no network when it is already there. The tokenizer tests fail without it.
+assets:
+	python3 tools/fetch_assets.py
+
+build: configure assets
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
@@ -43,7 +49,7 @@ test: build
 	$(MAKE) --no-print-directory test-asan
 
 # The unit tests once more with AddressSanitizer + UndefinedBehaviorSanitizer (CPU only, -O1, asserts on).
-test-asan: deps
+test-asan: deps assets
 	cmake -S . -B $(ASAN_BUILD) -DEVACLIP_SANITIZE=ON -DEVACLIP_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug \
 	  "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DEVACLIP_BUILD_EXAMPLES=OFF -DEVACLIP_BUILD_BENCHMARKS=OFF $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target evaclip_unit_tests

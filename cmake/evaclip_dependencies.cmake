@@ -6,6 +6,14 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(ICU REQUIRED COMPONENTS uc i18n data)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)  # header-only JSON for the safetensors header (Debian nlohmann-json3-dev)
+# Image decoding (evaclip/image/decode.hpp): stb headers + libstb, which already holds the implementations,
+# so never define STB_IMAGE_IMPLEMENTATION yourself (Debian: libstb-dev).
+if(NOT TARGET evaclip::stb)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(EVACLIP_STB REQUIRED IMPORTED_TARGET stb)
+  add_library(evaclip::stb INTERFACE IMPORTED)
+  set_target_properties(evaclip::stb PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::EVACLIP_STB)
+endif()
 
 if(NOT TARGET evaclip::openblas)
   # Prefer the OpenMP build of OpenBLAS (Debian: libopenblas-openmp-dev). The pthreads build keeps its own

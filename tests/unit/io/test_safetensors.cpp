@@ -29,7 +29,7 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
 // A file image: the 8-byte length (the header's own unless `length` is given), the header, the data.
-std::string image(const std::string& header, const std::string& data, std::uint64_t length = ~0ull) {
+std::string file_bytes(const std::string& header, const std::string& data, std::uint64_t length = ~0ull) {
   const std::uint64_t n = length == ~0ull ? header.size() : length;
   std::string out(8, '\0');
   std::memcpy(out.data(), &n, 8);
@@ -182,7 +182,7 @@ TEST_F(Safetensors, MisalignedDataIsCopiedCorrectly) {
   data[1] = char(0x3c);  // f16 1.0 = 0x3c00
   std::memcpy(data.data() + 2, w, 8);
   const fs::path p = file("m.safetensors");
-  write_bytes(p, image(header, data));
+  write_bytes(p, file_bytes(header, data));
   const SafetensorsFile f(p.string());
   const Tensor t = f.tensor("w");
   EXPECT_EQ(t.to_vector(), (std::vector<double>{1.5, -3.0}));
@@ -217,7 +217,7 @@ TEST_F(Safetensors, WritesTheSameBytesAsTheReferenceLibrary) {
 TEST_F(Safetensors, WritesAnEmptyFileAsTheReferenceDoes) {
   const fs::path p = file("empty.safetensors");
   save_safetensors(p.string(), {});
-  EXPECT_EQ(read_bytes(p), image("{}      ", ""));
+  EXPECT_EQ(read_bytes(p), file_bytes("{}      ", ""));
   EXPECT_TRUE(SafetensorsFile(p.string()).keys().empty());
 }
 
@@ -228,84 +228,84 @@ TEST_F(Safetensors, RejectsAFileShorterThanTheLengthPrefix) {
   expect_rejected("", "shorter than the 8-byte header length");
 }
 TEST_F(Safetensors, RejectsATruncatedHeader) {
-  const std::string whole = image(one_f32, std::string(8, '\0'));
+  const std::string whole = file_bytes(one_f32, std::string(8, '\0'));
   expect_rejected(whole.substr(0, 8 + one_f32.size() / 2), "runs past the end of the file");
 }
 TEST_F(Safetensors, RejectsTruncatedData) {
-  expect_rejected(image(one_f32, std::string(6, '\0')), "run past the data section of 6 bytes", "a");
+  expect_rejected(file_bytes(one_f32, std::string(6, '\0')), "run past the data section of 6 bytes", "a");
 }
 TEST_F(Safetensors, RejectsAHeaderLengthLargerThanTheFile) {
-  expect_rejected(image(one_f32, std::string(8, '\0'), one_f32.size() + 9), "runs past the end of the file");
+  expect_rejected(file_bytes(one_f32, std::string(8, '\0'), one_f32.size() + 9), "runs past the end of the file");
 }
 TEST_F(Safetensors, RejectsAnAbsurdHeaderLength) {
-  expect_rejected(image(one_f32, "", 100'000'001), "exceeds the limit of 100000000 bytes");
-  expect_rejected(image(one_f32, "", ~0ull - 1), "exceeds the limit");
+  expect_rejected(file_bytes(one_f32, "", 100'000'001), "exceeds the limit of 100000000 bytes");
+  expect_rejected(file_bytes(one_f32, "", ~0ull - 1), "exceeds the limit");
 }
 TEST_F(Safetensors, RejectsInvalidJson) {
-  expect_rejected(image(R"({"a":{"dtype":"F32",)", ""), "invalid JSON header");
-  expect_rejected(image("", ""), "invalid JSON header");
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32",)", ""), "invalid JSON header");
+  expect_rejected(file_bytes("", ""), "invalid JSON header");
 }
-TEST_F(Safetensors, RejectsInvalidUtf8) { expect_rejected(image("{\"a\xff\":{}}", ""), "invalid JSON header"); }
+TEST_F(Safetensors, RejectsInvalidUtf8) { expect_rejected(file_bytes("{\"a\xff\":{}}", ""), "invalid JSON header"); }
 TEST_F(Safetensors, RejectsNonObjectJson) {
-  expect_rejected(image("[1, 2]  ", ""), "header is a JSON array, not an object");
-  expect_rejected(image(R"({"a":5})", ""), "entry is a JSON number, not an object", "a");
+  expect_rejected(file_bytes("[1, 2]  ", ""), "header is a JSON array, not an object");
+  expect_rejected(file_bytes(R"({"a":5})", ""), "entry is a JSON number, not an object", "a");
 }
 TEST_F(Safetensors, RejectsAMissingDtype) {
-  expect_rejected(image(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0')), "missing \"dtype\"", "a");
+  expect_rejected(file_bytes(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0')), "missing \"dtype\"", "a");
 }
 TEST_F(Safetensors, RejectsAMissingShape) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", std::string(8, '\0')), "missing \"shape\"",
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", std::string(8, '\0')), "missing \"shape\"",
                   "a");
 }
 TEST_F(Safetensors, RejectsMissingOffsets) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[2]}})", std::string(8, '\0')), "missing \"data_offsets\"", "a");
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[2]}})", std::string(8, '\0')), "missing \"data_offsets\"", "a");
 }
 TEST_F(Safetensors, RejectsAnUnknownDtype) {
-  expect_rejected(image(R"({"u":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "xx"), "unsupported dtype 'U8'",
+  expect_rejected(file_bytes(R"({"u":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "xx"), "unsupported dtype 'U8'",
                   "u");
-  expect_rejected(image(R"({"u":{"dtype":7,"shape":[2],"data_offsets":[0,2]}})", "xx"), "\"dtype\" is a JSON number",
+  expect_rejected(file_bytes(R"({"u":{"dtype":7,"shape":[2],"data_offsets":[0,2]}})", "xx"), "\"dtype\" is a JSON number",
                   "u");
 }
 TEST_F(Safetensors, RejectsANegativeOrFractionalShape) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}})", std::string(8, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}})", std::string(8, '\0')),
                   "must hold non-negative integers", "a");
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", std::string(8, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", std::string(8, '\0')),
                   "must hold non-negative integers", "a");
 }
 TEST_F(Safetensors, RejectsOffsetsPastTheEnd) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", std::string(12, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", std::string(12, '\0')),
                   "run past the data section", "a");
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,4]}})", std::string(12, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,4]}})", std::string(12, '\0')),
                   "end before they begin", "a");
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,-8]}})", std::string(12, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,-8]}})", std::string(12, '\0')),
                   "must be [begin, end]", "a");
 }
 TEST_F(Safetensors, RejectsOffsetsThatLieAboutTheSize) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(12, '\0')),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(12, '\0')),
                   "hold 8 bytes but shape (3,) of F32 needs 12", "a");
 }
 TEST_F(Safetensors, RejectsOverlappingTensors) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                         R"("b":{"dtype":"F32","shape":[4],"data_offsets":[16,32]},)"
                         R"("c":{"dtype":"F32","shape":[1],"data_offsets":[28,32]}})",
                         std::string(32, '\0')),
                   "tensors 'b' [16, 32) and 'c' [28, 32) overlap");
 }
 TEST_F(Safetensors, RejectsAShapeProductOverflow) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""),
                   "overflows 64-bit sizes", "a");
-  expect_rejected(image(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", ""),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", ""),
                   "overflows 64-bit sizes", "a");  // fits elements, not bytes
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,0]}})", ""),
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,0]}})", ""),
                   "must hold non-negative integers", "a");  // beyond int64 dimensions
 }
 TEST_F(Safetensors, RejectsDuplicateKeysAndBadMetadata) {
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+  expect_rejected(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                         R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                         std::string(8, '\0')),
                   "key 'a' appears twice");
-  expect_rejected(image(R"({"__metadata__":{"epoch":3}})", ""), "\"__metadata__\" value 'epoch' is a JSON number");
-  expect_rejected(image(R"({"__metadata__":[]})", ""), "\"__metadata__\" is a JSON array");
+  expect_rejected(file_bytes(R"({"__metadata__":{"epoch":3}})", ""), "\"__metadata__\" value 'epoch' is a JSON number");
+  expect_rejected(file_bytes(R"({"__metadata__":[]})", ""), "\"__metadata__\" is a JSON array");
 }
 TEST_F(Safetensors, RejectsMissingFilesAndDirectories) {
   EXPECT_THROW_MSG(SafetensorsFile(file("nope.safetensors").string()), "cannot open");

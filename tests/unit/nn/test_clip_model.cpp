@@ -152,8 +152,12 @@ TEST(ClipModel, VariantsDescribeTheReleasedModels) {
       EXPECT_EQ(c.vision.mlp_hidden(), 2730);
       EXPECT_EQ(c.vision.grid(), 16);
     }
-    if (std::string(V::name) == "EVA01-CLIP-g-14") EXPECT_EQ(c.vision.mlp_hidden(), 6144);
-    if (std::string(V::name) == "EVA02-CLIP-bigE-14-plus") EXPECT_EQ(c.text.heads, 20);
+    if (std::string(V::name) == "EVA01-CLIP-g-14") {
+      EXPECT_EQ(c.vision.mlp_hidden(), 6144);
+    }
+    if (std::string(V::name) == "EVA02-CLIP-bigE-14-plus") {
+      EXPECT_EQ(c.text.heads, 20);
+    }
   });
   EXPECT_EQ(n, 8);
 }
