@@ -19,6 +19,7 @@
 #include "evaclip/ops/ops.hpp"
 #include "evaclip/nn/load_weights.hpp"
 #include "evaclip/nn/model_config.hpp"
+#include "evaclip/nn/model_stats.hpp"
 #include "evaclip/nn/resize.hpp"
 #include "evaclip/nn/variants.hpp"
 #include "evaclip/io/safetensors.hpp"

@@ -37,15 +37,18 @@ struct Clip {
     Var loss;              // () symmetric cross-entropy, labels 0..N-1 (N == M only)
   };
 
+  // Either input may be undefined (Var() / Tensor()): only the other tower runs, and the logits and loss
+  // stay undefined.
   template <class P, class B>
   Output forward(Tape<P, B>& t, const Var& images, const Tensor& ids) const {
     Output o;
-    o.image_features = visual(t, images);
-    o.text_features = text(t, ids);
+    if (images.defined()) o.image_features = visual(t, images);
+    if (ids.defined()) o.text_features = text(t, ids);
     // The forward uses exp(logit_scale) unclamped, as the official model does; the optimiser clamps the
     // parameter to [0, ln 100] after each step.
     constexpr double inf = std::numeric_limits<double>::infinity();
     o.scale = exp_clamp(t, logit_scale, -inf, inf);
+    if (!images.defined() || !ids.defined()) return o;
     const Var fi = l2_normalize(t, o.image_features), ft = l2_normalize(t, o.text_features);
     o.logits_per_image = scale(t, matmul(t, fi, ft, false, true), o.scale);
     const std::int64_t n = fi.shape()[0];

@@ -53,6 +53,7 @@ inline bool ignorable(const std::string& key) {
 struct LoadReport {
   std::size_t loaded = 0;
   std::size_t ignored = 0;  // RoPE tables and the like
+  std::vector<std::string> source_keys;  // per parameter (in ParamList order), the file key it was read from
 };
 
 inline LoadReport load_weights(const ParamList& params, const SafetensorsFile& file) {
@@ -81,6 +82,7 @@ inline LoadReport load_weights(const ParamList& params, const SafetensorsFile& f
       continue;
     }
     p.var.assign(file.tensor(*found));
+    rep.source_keys.push_back(*found);
     ++rep.loaded;
   }
   std::vector<std::string> unexpected;
