@@ -28,10 +28,11 @@ double rel_err(const Tensor& ref, const Tensor& got) {
 }
 
 template <class Policy>
-void check_fixture(const std::string& name, double tol_out, double tol_grad) {
-  SCOPED_TRACE(name + " (" + Policy::name + ")");
+void check_fixture(const std::string& name, double tol_out, double tol_grad,
+                   const std::string& weights_file = "weights.safetensors") {
+  SCOPED_TRACE(name + "/" + weights_file + " (" + Policy::name + ")");
   const ModelConfig cfg = read_model_config(kData + name + "/config.json");
-  const SafetensorsFile weights(kData + name + "/weights.safetensors");
+  const SafetensorsFile weights(kData + name + "/" + weights_file);
   const SafetensorsFile inputs(kData + name + "/inputs.safetensors");
   const SafetensorsFile expected(kData + name + "/expected.safetensors");
   with_vision_block(cfg.family, [&]<class Block>(Block*) {
@@ -70,6 +71,12 @@ TEST(Parity, Fp64MatchesTheOfficialModel) {
 
 TEST(Parity, Fp32MatchesTheOfficialModel) {
   for (const char* f : kFixtures) check_fixture<fp32>(f, 1e-4, 1e-3);
+}
+
+// The same weights in open_clip's layout (vision trunk under visual.trunk. with timm's names), converted by
+// timm's own checkpoint_filter_fn (tools/make_openclip_fixture.py), give the same model.
+TEST(Parity, OpenClipLayoutLoadsTheSameModel) {
+  check_fixture<fp64>("eva02_tiny", 1e-6, 1e-6, "weights_openclip.safetensors");
 }
 
 TEST(Parity, LoaderReportsEveryProblemInOneLine) {
