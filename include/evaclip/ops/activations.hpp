@@ -62,14 +62,13 @@ Var swiglu(Tape<P, B>& tape, const Var& a, const Var& g) {
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool ga = a.requires_grad(), gg = g.requires_grad();
-    Tensor da = ga ? Tensor::empty(a.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor dg = gg ? Tensor::empty(g.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor da = grad_buffer<P, B>(a);
+    Tensor dg = grad_buffer<P, B>(g);
     const Tensor dy = out.grad().to(P::act_dtype);
-    swiglu_backward<Acc>(backend, ga ? da.data<T>() : nullptr, gg ? dg.data<T>() : nullptr, dy.data<T>(),
+    swiglu_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(dg), dy.data<T>(),
                          a.value().data<T>(), g.value().data<T>(), n);
-    if (ga) a.accumulate_grad(std::move(da));
-    if (gg) g.accumulate_grad(std::move(dg));
+    accumulate_if(a, std::move(da));
+    accumulate_if(g, std::move(dg));
   });
   return out;
 }

@@ -33,16 +33,14 @@ Var attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, bool c
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
-    auto grad_buf = [&](bool want) { return want ? Tensor::empty(q.shape(), P::act_dtype, B::device) : Tensor(); };
-    Tensor dq = grad_buf(gq), dk = grad_buf(gk), dv = grad_buf(gv);
+    Tensor dq = grad_buffer<P, B>(q), dk = grad_buffer<P, B>(k), dv = grad_buffer<P, B>(v);
     const Tensor dout = out.grad().to(P::act_dtype);
-    attention_backward<Acc>(backend, gq ? dq.data<T>() : nullptr, gk ? dk.data<T>() : nullptr,
-                            gv ? dv.data<T>() : nullptr, dout.data<T>(), q.value().data<T>(), k.value().data<T>(),
+    attention_backward<Acc>(backend, data_or_null<T>(dq), data_or_null<T>(dk),
+                            data_or_null<T>(dv), dout.data<T>(), q.value().data<T>(), k.value().data<T>(),
                             v.value().data<T>(), lse.data<Acc>(), BH, L, D, causal, s);
-    if (gq) q.accumulate_grad(std::move(dq));
-    if (gk) k.accumulate_grad(std::move(dk));
-    if (gv) v.accumulate_grad(std::move(dv));
+    accumulate_if(q, std::move(dq));
+    accumulate_if(k, std::move(dk));
+    accumulate_if(v, std::move(dv));
   });
   return out;
 }

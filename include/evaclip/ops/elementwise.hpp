@@ -41,13 +41,12 @@ Var add(Tape<P, B>& tape, const Var& a, const Var& b) {
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    Tensor da = ga ? Tensor::empty(a.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor db = gb ? Tensor::empty(b.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor da = grad_buffer<P, B>(a);
+    Tensor db = grad_buffer<P, B>(b);
     const Tensor dy = out.grad().to(P::act_dtype);
-    add_backward<Acc>(backend, ga ? da.data<T>() : nullptr, gb ? db.data<T>() : nullptr, dy.data<T>(), R, C);
-    if (ga) a.accumulate_grad(std::move(da));
-    if (gb) b.accumulate_grad(std::move(db));
+    add_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(db), dy.data<T>(), R, C);
+    accumulate_if(a, std::move(da));
+    accumulate_if(b, std::move(db));
   });
   return out;
 }
@@ -66,14 +65,13 @@ Var mul(Tape<P, B>& tape, const Var& x, const Var& g) {
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gx = x.requires_grad(), gg = g.requires_grad();
-    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor dg = gg ? Tensor::empty(g.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dx = grad_buffer<P, B>(x);
+    Tensor dg = grad_buffer<P, B>(g);
     const Tensor dy = out.grad().to(P::act_dtype);
-    mul_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gg ? dg.data<T>() : nullptr, dy.data<T>(),
+    mul_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dg), dy.data<T>(),
                       x.value().data<T>(), g.value().data<T>(), R, C);
-    if (gx) x.accumulate_grad(std::move(dx));
-    if (gg) g.accumulate_grad(std::move(dg));
+    accumulate_if(x, std::move(dx));
+    accumulate_if(g, std::move(dg));
   });
   return out;
 }
@@ -115,14 +113,13 @@ Var scale(Tape<P, B>& tape, const Var& x, const Var& s) {
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gx = x.requires_grad(), gs = s.requires_grad();
-    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor ds = gs ? Tensor::empty(s.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor dx = grad_buffer<P, B>(x);
+    Tensor ds = grad_buffer<P, B>(s);
     const Tensor dy = out.grad().to(P::act_dtype);
-    mul_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gs ? ds.data<T>() : nullptr, dy.data<T>(),
+    mul_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(ds), dy.data<T>(),
                       x.value().data<T>(), s.value().data<T>(), n, 1);
-    if (gx) x.accumulate_grad(std::move(dx));
-    if (gs) s.accumulate_grad(std::move(ds));
+    accumulate_if(x, std::move(dx));
+    accumulate_if(s, std::move(ds));
   });
   return out;
 }

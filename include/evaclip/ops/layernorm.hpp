@@ -27,17 +27,16 @@ Var layernorm(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b, double
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor dw = gw ? Tensor::empty({C}, P::act_dtype, B::device) : Tensor();
-    Tensor db = gb ? Tensor::empty({C}, P::act_dtype, B::device) : Tensor();
+    Tensor dx = grad_buffer<P, B>(x);
+    Tensor dw = grad_buffer<P, B>(w);
+    Tensor db = grad_buffer<P, B>(b);
     const Tensor dy = out.grad().to(P::act_dtype);
-    layernorm_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr,
-                            gb ? db.data<T>() : nullptr, dy.data<T>(), x.value().data<T>(), w.value().data<T>(),
+    layernorm_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dw),
+                            data_or_null<T>(db), dy.data<T>(), x.value().data<T>(), w.value().data<T>(),
                             mean.data<Acc>(), rstd.data<Acc>(), R, C);
-    if (gx) x.accumulate_grad(std::move(dx));
-    if (gw) w.accumulate_grad(std::move(dw));
-    if (gb) b.accumulate_grad(std::move(db));
+    accumulate_if(x, std::move(dx));
+    accumulate_if(w, std::move(dw));
+    accumulate_if(b, std::move(db));
   });
   return out;
 }

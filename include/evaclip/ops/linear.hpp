@@ -30,16 +30,15 @@ Var linear(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b) {
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-    Tensor dx = gx ? Tensor::empty(x.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor dw = gw ? Tensor::empty({N, K}, P::act_dtype, B::device) : Tensor();
-    Tensor db = gb ? Tensor::empty({N}, P::act_dtype, B::device) : Tensor();
+    Tensor dx = grad_buffer<P, B>(x);
+    Tensor dw = grad_buffer<P, B>(w);
+    Tensor db = grad_buffer<P, B>(b);
     const Tensor dy = out.grad().to(P::act_dtype);
-    linear_backward<Acc>(backend, gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr, gb ? db.data<T>() : nullptr,
+    linear_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
                          dy.data<T>(), x.value().data<T>(), w.value().data<T>(), R, K, N);
-    if (gx) x.accumulate_grad(std::move(dx));
-    if (gw) w.accumulate_grad(std::move(dw));
-    if (gb) b.accumulate_grad(std::move(db));
+    accumulate_if(x, std::move(dx));
+    accumulate_if(w, std::move(dw));
+    accumulate_if(b, std::move(db));
   });
   return out;
 }

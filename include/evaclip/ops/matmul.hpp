@@ -40,14 +40,13 @@ Var matmul(Tape<P, B>& tape, const Var& a, const Var& b, bool trans_a = false, b
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    Tensor da = ga ? Tensor::empty(a.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor db = gb ? Tensor::empty(b.shape(), P::act_dtype, B::device) : Tensor();
+    Tensor da = grad_buffer<P, B>(a);
+    Tensor db = grad_buffer<P, B>(b);
     const Tensor dc = out.grad().to(P::act_dtype);
-    matmul_backward<Acc>(backend, ga ? da.data<T>() : nullptr, gb ? db.data<T>() : nullptr, dc.data<T>(),
+    matmul_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(db), dc.data<T>(),
                          a.value().data<T>(), b.value().data<T>(), d);
-    if (ga) a.accumulate_grad(std::move(da));
-    if (gb) b.accumulate_grad(std::move(db));
+    accumulate_if(a, std::move(da));
+    accumulate_if(b, std::move(db));
   });
   return out;
 }

@@ -31,4 +31,18 @@ Tensor new_compute(const Tape<P, B>&, Shape s) {
   return Tensor::empty(std::move(s), P::compute_dtype, B::device);
 }
 
+// Backward helpers. A gradient buffer exists only for an input that wants one (undefined otherwise);
+// kernels get null for the gradients nobody wants, and only computed gradients are accumulated.
+template <class P, class B>
+Tensor grad_buffer(const Var& input) {
+  return input.defined() && input.requires_grad() ? Tensor::empty(input.shape(), P::act_dtype, B::device) : Tensor();
+}
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+inline void accumulate_if(const Var& input, Tensor grad) {
+  if (grad.defined()) input.accumulate_grad(std::move(grad));
+}
+
 }  // namespace evaclip

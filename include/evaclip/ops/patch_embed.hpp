@@ -36,17 +36,16 @@ Var patch_embed(Tape<P, B>& tape, const Var& images, const Var& w, const Var& b,
   if (!out.requires_grad()) return out;
   tape.record([=, backend = tape.backend] {
     if (!out.has_grad()) return;
-    const bool gi = images.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-    Tensor di = gi ? Tensor::empty(images.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor dw = gw ? Tensor::empty(w.shape(), P::act_dtype, B::device) : Tensor();
-    Tensor db = gb ? Tensor::empty({D}, P::act_dtype, B::device) : Tensor();
+    Tensor di = grad_buffer<P, B>(images);
+    Tensor dw = grad_buffer<P, B>(w);
+    Tensor db = grad_buffer<P, B>(b);
     const Tensor dy = out.grad().to(P::act_dtype);
-    patch_embed_backward<Acc>(backend, gi ? di.data<T>() : nullptr, gw ? dw.data<T>() : nullptr,
-                              gb ? db.data<T>() : nullptr, dy.data<T>(), images.value().data<T>(), w.value().data<T>(),
+    patch_embed_backward<Acc>(backend, data_or_null<T>(di), data_or_null<T>(dw),
+                              data_or_null<T>(db), dy.data<T>(), images.value().data<T>(), w.value().data<T>(),
                               g, D);
-    if (gi) images.accumulate_grad(std::move(di));
-    if (gw) w.accumulate_grad(std::move(dw));
-    if (gb) b.accumulate_grad(std::move(db));
+    accumulate_if(images, std::move(di));
+    accumulate_if(w, std::move(dw));
+    accumulate_if(b, std::move(db));
   });
   return out;
 }
