@@ -5,6 +5,9 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 # (Debian libicu-dev), zlib for the gzip'd vocabulary (Debian zlib1g-dev).
 find_package(ICU REQUIRED COMPONENTS uc i18n data)
 find_package(ZLIB REQUIRED)
+# Webdataset tar shards (evaclip/data/webdataset.hpp): libarchive (Debian libarchive-dev), target
+# LibArchive::LibArchive from CMake's FindLibArchive.
+find_package(LibArchive REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)  # header-only JSON for the safetensors header (Debian nlohmann-json3-dev)
 # Image decoding (evaclip/image/decode.hpp): stb headers + libstb, which already holds the implementations,
 # so never define STB_IMAGE_IMPLEMENTATION yourself (Debian: libstb-dev).

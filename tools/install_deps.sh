@@ -3,7 +3,7 @@
 # benchmarks need, and only those that are missing (safe to run again; `make` runs it first).
 #   compilers/tools: cmake g++ make pkg-config python3   (OpenMP comes with g++: libgomp)
 #   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev
-#                    nlohmann-json3-dev libicu-dev zlib1g-dev
+#                    nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev
 # The CUDA toolkit (nvcc) is optional and NOT installed here: install it from NVIDIA; with nvcc on the
 # PATH (or in /usr/local/cuda) the CUDA targets are built too.
 # EVACLIP_SKIP_DEPS=1 skips this step (e.g. on a machine set up by hand).
@@ -11,7 +11,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config python3
           libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev nlohmann-json3-dev
-          libicu-dev zlib1g-dev)
+          libicu-dev zlib1g-dev libarchive-dev)
 
 if [ "${EVACLIP_SKIP_DEPS:-0}" = 1 ]; then
   exit 0
