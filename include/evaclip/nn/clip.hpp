@@ -38,11 +38,12 @@ struct Clip {
   };
 
   // Either input may be undefined (Var() / Tensor()): only the other tower runs, and the logits and loss
-  // stay undefined.
+  // stay undefined. With rng (training) the image tower applies patch dropout and drop path as configured
+  // (VisionTransformer::operator()); without it the forward is the eval forward.
   template <class P, class B>
-  Output forward(Tape<P, B>& t, const Var& images, const Tensor& ids) const {
+  Output forward(Tape<P, B>& t, const Var& images, const Tensor& ids, Rng* rng = nullptr) const {
     Output o;
-    if (images.defined()) o.image_features = visual(t, images);
+    if (images.defined()) o.image_features = visual(t, images, rng);
     if (ids.defined()) o.text_features = text(t, ids);
     // The forward uses exp(logit_scale) unclamped, as the official model does; the optimiser clamps the
     // parameter to [0, ln 100] after each step.

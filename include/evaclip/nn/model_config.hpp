@@ -57,6 +57,8 @@ inline ModelConfig parse_model_config(const nlohmann::json& j, const std::string
   vc.mlp_ratio = get_or<double>(v, "mlp_ratio", 4.0, vw);
   vc.pt_hw_seq_len = get_or<std::int64_t>(v, "pt_hw_seq_len", 16, vw);
   vc.ls_init_value = get_or<double>(v, "ls_init_value", get_or<double>(v, "init_values", 0.0, vw), vw);
+  vc.patch_dropout = get_or<double>(v, "patch_dropout", 0.0, vw);
+  vc.drop_path_rate = get_or<double>(v, "drop_path_rate", 0.0, vw);
   TextCfg& tc = m.clip.text;
   tc.context_length = get_or<std::int64_t>(t, "context_length", 77, tw);
   tc.vocab_size = get_or<std::int64_t>(t, "vocab_size", 49408, tw);

@@ -48,7 +48,11 @@ struct EVA01_CLIP_B_16 {
 struct EVA01_CLIP_g_14 {
   static constexpr const char* name = "EVA01-CLIP-g-14";
   using vision_block = Eva01Block;
-  static ClipCfg config() { return detail::clip_cfg(1024, detail::vision(224, 14, 1408, 40, 88, 4.3637), 768, 12, 12); }
+  static ClipCfg config() {
+    VisionCfg v = detail::vision(224, 14, 1408, 40, 88, 4.3637);
+    v.drop_path_rate = 0.4;  // the official config's (training only)
+    return detail::clip_cfg(1024, v, 768, 12, 12);
+  }
 };
 struct EVA01_CLIP_g_14_plus {
   static constexpr const char* name = "EVA01-CLIP-g-14-plus";

@@ -9,9 +9,16 @@
 
 #include "evaclip/nn/eva_attention.hpp"
 #include "evaclip/nn/mlp.hpp"
+#include "evaclip/ops/drop_path.hpp"
 #include "evaclip/ops/elementwise.hpp"
 
 namespace evaclip::nn {
+
+// Drop path factors of one block's two residual branches, (B,) each in the compute type (from
+// drop_path_scales); an undefined one leaves its branch as it is.
+struct BranchDrop {
+  Tensor attn, mlp;
+};
 
 enum class NormPlacement {
   pre,   // x + f(LN(x))   (EVA01, EVA02)
@@ -36,14 +43,16 @@ struct VisionBlock {
     }
   }
 
+  // Drop path multiplies each branch after its layer scale, just before the residual add (official Block).
   template <class P, class B>
-  Var operator()(Tape<P, B>& t, const Var& x, const RopeRef& rope) const {  // (B, T, D) -> (B, T, D)
+  Var operator()(Tape<P, B>& t, const Var& x, const RopeRef& rope, const BranchDrop& drop = {}) const {
+    // (B, T, D) -> (B, T, D)
     if constexpr (Norm == NormPlacement::pre) {
-      const Var x1 = add(t, x, scaled(t, attn(t, norm1(t, x), rope), gamma_1));
-      return add(t, x1, scaled(t, mlp(t, norm2(t, x1)), gamma_2));
+      const Var x1 = add(t, x, dropped(t, scaled(t, attn(t, norm1(t, x), rope), gamma_1), drop.attn));
+      return add(t, x1, dropped(t, scaled(t, mlp(t, norm2(t, x1)), gamma_2), drop.mlp));
     } else {
-      const Var x1 = add(t, x, scaled(t, norm1(t, attn(t, x, rope)), gamma_1));
-      return add(t, x1, scaled(t, norm2(t, mlp(t, x1)), gamma_2));
+      const Var x1 = add(t, x, dropped(t, scaled(t, norm1(t, attn(t, x, rope)), gamma_1), drop.attn));
+      return add(t, x1, dropped(t, scaled(t, norm2(t, mlp(t, x1)), gamma_2), drop.mlp));
     }
   }
 
@@ -63,6 +72,10 @@ struct VisionBlock {
   static Var scaled(Tape<P, B>& t, const Var& branch, const Var& gamma) {
     if constexpr (LayerScale) return mul(t, branch, gamma);
     else return branch;
+  }
+  template <class P, class B>
+  static Var dropped(Tape<P, B>& t, const Var& branch, const Tensor& scales) {
+    return scales.defined() ? drop_path(t, branch, scales) : branch;
   }
 };
 

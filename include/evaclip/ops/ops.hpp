@@ -5,6 +5,7 @@
 #include "evaclip/ops/attention.hpp"
 #include "evaclip/ops/cross_entropy.hpp"
 #include "evaclip/ops/elementwise.hpp"
+#include "evaclip/ops/drop_path.hpp"
 #include "evaclip/ops/embedding.hpp"
 #include "evaclip/ops/exp_clamp.hpp"
 #include "evaclip/ops/gather_rows.hpp"
