@@ -55,6 +55,8 @@ def guess_layout(keys) -> str:
         return "CLIP"
     if any(k.startswith("visual.") for k in keys):
         return "vision tower only"
+    if "mask_token" in keys:
+        return "EVA MIM vision tower (load with evaclip-train --pretrained-image)"
     return "unknown (no visual./text. keys; evaclip cannot load it as is)"
 
 

@@ -44,6 +44,14 @@ inline std::vector<std::string> candidate_keys(const std::string& key) {
   return c;
 }
 
+// Appends "; <n> <what>: a, b, ..." (the first 8 names) to a one-line load message.
+inline void append_key_list(std::ostringstream& os, const char* what, const std::vector<std::string>& v) {
+  if (v.empty()) return;
+  os << "; " << v.size() << ' ' << what << ": ";
+  for (std::size_t i = 0; i < v.size() && i < 8; ++i) os << (i ? ", " : "") << v[i];
+  if (v.size() > 8) os << ", ...";
+}
+
 inline bool ignorable(const std::string& key) {
   return key.find("freqs_cos") != std::string::npos || key.find("freqs_sin") != std::string::npos ||
          key.ends_with("attn.k_bias");  // timm's zero, non-persistent k bias
@@ -93,16 +101,10 @@ inline LoadReport load_weights(const ParamList& params, const SafetensorsFile& f
   }
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return rep;
   std::ostringstream os;
-  auto list = [&](const char* what, const std::vector<std::string>& v) {
-    if (v.empty()) return;
-    os << "; " << v.size() << ' ' << what << ": ";
-    for (std::size_t i = 0; i < v.size() && i < 8; ++i) os << (i ? ", " : "") << v[i];
-    if (v.size() > 8) os << ", ...";
-  };
   os << "load_weights: " << file.path() << " does not fit the model";
-  list("missing", missing);
-  list("unexpected", unexpected);
-  list("shape mismatches", mismatched);
+  detail::append_key_list(os, "missing", missing);
+  detail::append_key_list(os, "unexpected", unexpected);
+  detail::append_key_list(os, "shape mismatches", mismatched);
   fail(os.str());
 }
 

@@ -27,12 +27,12 @@ class ParamInit {
   }
 
   Var constant(Shape s, double value) { return make(Tensor::full(std::move(s), DType::f64, value)); }
-  // Normal(0, std) truncated to +-2 std (timm's trunc_normal_ default bounds are +-2 absolute; with the
-  // small stds used here the two coincide in practice).
+  // Normal(0, std) truncated to [-2, 2] in absolute value, as timm's trunc_normal_ (its default bounds are
+  // absolute, so for the small stds used here it is effectively untruncated).
   Var trunc_normal(Shape s, double std) {
     std::vector<double> v(std::size_t(numel(s)));
     for (auto& x : v) {
-      do x = rng_.normal(); while (std::abs(x) > 2.0);
+      do x = rng_.normal(); while (std::abs(x * std) > 2.0);
       x *= std;
     }
     return make(Tensor::from(std::move(s), DType::f64, v));
