@@ -3,7 +3,7 @@
 # packages; a no-op when everything is there).
 #
 #   make build   configure + build everything into build/ (tests, examples, benchmarks); fetches the assets
-#   make assets  download the CLIP BPE vocabulary into the cache (tools/fetch_assets.py)
+#   make assets  download the CLIP BPE vocabulary, ImageNet class names and templates (tools/fetch_assets.py)
 #   make test    build + ctest (all but label gpu; includes the package checks) + unit tests again
 #                under AddressSanitizer/UBSan in build-asan/
 #   make demo    build and run build/bin/evaclip-demo

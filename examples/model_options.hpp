@@ -1,0 +1,30 @@
+// model_options.hpp — defines ModelOptions: the command-line options that every program running a model
+// shares (--model | --config, --weights, --precision, --device), for evaclip-features, -zeroshot and
+// -retrieval.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "evaclip/nn/load_model.hpp"
+
+struct ModelOptions {
+  std::string config, model, weights, precision = "fp32", device = "cpu";
+
+  void add_to(CLI::App& app) {
+    auto* by_config = app.add_option("--config", config, "model config JSON (official model_configs schema)");
+    app.add_option("--model", model, "a released variant, e.g. EVA02-CLIP-B-16")->excludes(by_config);
+    app.add_option("--weights", weights, "checkpoint (.safetensors; tools/convert_checkpoint.py converts a .pt)")
+        ->required();
+    app.add_option("--precision", precision, "fp32, fp64, bf16 or fp16 (16-bit: mixed, emulated on the CPU)")
+        ->check(CLI::IsMember({"fp64", "fp32", "bf16", "fp16"}));
+    app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  }
+
+  // The model's config, after the checks that need no file: the device first.
+  evaclip::nn::ModelConfig resolve() const {
+    EVACLIP_CHECK(device == "cpu", "--device cuda: not built yet: CUDA backend (issue 7)");
+    return evaclip::nn::resolve_model_config(config, model);
+  }
+};
