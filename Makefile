@@ -6,11 +6,12 @@
 #   make assets  download the CLIP BPE vocabulary, ImageNet class names and templates (tools/fetch_assets.py)
 #   make test    build + ctest (all but label gpu; includes the package checks) + unit tests again
 #                under AddressSanitizer/UBSan in build-asan/
-#   make demo    build and run build/bin/evaclip-demo
+#   make demo    build and run build/bin/evaclip-demo (synthetic data -> training -> zero-shot), plot the
+#                curves into out/demo/curves.png
 #   make bench   build and run the benchmarks; JSON results in build/bench/
 #   make clean   remove build/ and build-asan/
 #
-# Variables: EVACLIP_CUDA=AUTO|ON|OFF, BUILD_TYPE=Release, JOBS=<nproc>, CMAKE_ARGS=..., DEMO_ARGS=...,
+# Variables: EVACLIP_CUDA=AUTO|ON|OFF, BUILD_TYPE=Release, JOBS=<nproc>, CMAKE_ARGS=..., DEMO_ARGS=..., DEMO_OUT=...,
 # BENCH_ARGS=... (e.g. BENCH_ARGS=--benchmark_filter=layernorm), EVACLIP_SKIP_DEPS=1.
 
 BUILD       ?= build
@@ -20,6 +21,9 @@ EVACLIP_CUDA ?= AUTO
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS  ?=
 DEMO_ARGS   ?=
+DEMO_OUT    ?= out/demo
+# Debian's python3 (with python3-matplotlib from install_deps.sh) when a pyenv/venv python3 comes first in PATH
+PYTHON      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 BENCH_ARGS  ?=
 
 .PHONY: all deps assets configure build test test-asan demo bench format clean help
@@ -28,7 +32,7 @@ BENCH_ARGS  ?=
 all: build
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 deps:
 	@tools/install_deps.sh
@@ -56,10 +60,13 @@ test-asan: deps assets
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(ASAN_BUILD)/bin/evaclip_unit_tests --gtest_brief=1
 
-demo: configure
+# The demo writes its data, log and checkpoint under $(DEMO_OUT); the curves are drawn afterwards, quietly,
+# so that the demo's zero-shot line stays the last one printed.
+demo: configure assets
 	@test -f examples/demo.cpp || { echo "make demo: examples/demo.cpp does not exist yet" >&2; exit 1; }
 	cmake --build $(BUILD) -j $(JOBS) --target evaclip-demo
-	$(BUILD)/bin/evaclip-demo $(DEMO_ARGS)
+	$(BUILD)/bin/evaclip-demo --out $(DEMO_OUT) $(DEMO_ARGS)
+	@$(PYTHON) tools/plot_training.py $(DEMO_OUT)/run/log.jsonl -o $(DEMO_OUT)/curves.png >/dev/null
 
 bench: configure
 	cmake --build $(BUILD) -j $(JOBS) --target evaclip_benchmarks

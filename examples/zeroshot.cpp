@@ -13,17 +13,14 @@
 // and per-class accuracy (null for a class without images; the means leave those out); --dump also writes
 // image_embeddings (N, E, normalised), classifier (C, E), logits (N, C) and labels (N) as safetensors.
 // Errors: one line on stderr, exit 1.
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "evaclip/eval/datasets.hpp"
-#include "evaclip/eval/encoder.hpp"
 #include "evaclip/eval/report.hpp"
-#include "evaclip/eval/zero_shot.hpp"
+#include "evaclip/eval/zero_shot_eval.hpp"
 #include "model_options.hpp"
 
 using namespace evaclip;
@@ -64,15 +61,9 @@ int main(int argc, char** argv) {
     const text::Tokenizer tokenizer(vocab);
     const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision);
 
-    const Tensor prompts =
-        eval::encode_texts(*encoder, tokenizer, eval::make_prompts(classnames, templates), batch, !quiet, "prompts");
-    const Tensor classifier = eval::zero_shot_classifier(prompts, std::int64_t(classnames.size()));
-    const auto start = std::chrono::steady_clock::now();
-    const Tensor features = eval::encode_images(*encoder, samples.paths, batch, !quiet);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Tensor logits = eval::zero_shot_logits(features, classifier);
-    const int ks[] = {1, 5};
-    const eval::ClassificationMetrics m = eval::classification_metrics(logits, samples.labels, ks);
+    const eval::ZeroShotResult r = eval::zero_shot_eval(*encoder, tokenizer, samples, classnames, templates, batch, !quiet);
+    const eval::ClassificationMetrics& m = r.metrics;
+    const double seconds = r.image_seconds;
 
     nlohmann::ordered_json j;
     j["task"] = "zero-shot classification";
@@ -89,9 +80,9 @@ int main(int argc, char** argv) {
     j["images_per_second"] = double(m.samples) / seconds;
     eval::write_json(out, j);
     if (!dump.empty())
-      save_safetensors(dump, {{"image_embeddings", eval::l2_normalize_rows(features)},
-                              {"classifier", classifier},
-                              {"logits", logits},
+      save_safetensors(dump, {{"image_embeddings", eval::l2_normalize_rows(r.features)},
+                              {"classifier", r.classifier},
+                              {"logits", r.logits},
                               {"labels", Tensor::from({m.samples}, DType::i64, samples.labels)}});
 
     std::int64_t empty = 0;

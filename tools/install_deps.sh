@@ -2,6 +2,7 @@
 # install_deps.sh — installs the Debian/Ubuntu packages that evaclip's build, tests, examples and
 # benchmarks need, and only those that are missing (safe to run again; `make` runs it first).
 #   compilers/tools: cmake g++ make pkg-config python3   (OpenMP comes with g++: libgomp)
+#   plots:           python3-matplotlib                  (tools/plot_training.py, make demo)
 #   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev
 #                    nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev
 # The CUDA toolkit (nvcc) is optional and NOT installed here: install it from NVIDIA; with nvcc on the
@@ -9,7 +10,7 @@
 # EVACLIP_SKIP_DEPS=1 skips this step (e.g. on a machine set up by hand).
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config python3
+packages=(cmake g++ make pkg-config python3 python3-matplotlib
           libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev nlohmann-json3-dev
           libicu-dev zlib1g-dev libarchive-dev)
 
