@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--initial-scale-power", o.initial_scale_power, "fp16: the loss scale starts at 2^N")
       ->capture_default_str();
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--threads", o.threads, "OpenMP threads for the model (default: OMP_NUM_THREADS or all cores)");
   app.add_option("--seed", o.seed)->capture_default_str();
   app.add_option("--logs", o.logs, "output root")->capture_default_str();
   app.add_option("--name", o.name, "run name: output goes to <logs>/<name>")->capture_default_str();

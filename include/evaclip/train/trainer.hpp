@@ -19,6 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "evaclip/data/loader.hpp"
 #include "evaclip/nn/clip.hpp"
 #include "evaclip/nn/load_model.hpp"
@@ -63,6 +67,7 @@ struct TrainOptions {
   std::string precision = "fp32";  // fp32 | bf16 | fp16
   int initial_scale_power = 16;    // fp16: the dynamic loss scale starts at 2^this (DeepSpeed's name)
   std::string device = "cpu";
+  int threads = 0;  // OpenMP threads for the model (0: OpenMP's default); the loader has its own workers
   std::uint64_t seed = 4096;
   // output
   std::string logs = "./logs", name = "evaclip";
@@ -258,6 +263,10 @@ inline TrainResult train(const TrainOptions& o) {
   EVACLIP_CHECK(o.device == "cpu", "--device ", o.device, ": not built yet: CUDA backend (issue 7)");
   EVACLIP_CHECK(!o.train_data.empty(), "--train-data is required");
   EVACLIP_CHECK(o.batch_size > 0 && (o.steps > 0 || o.epochs > 0), "--batch-size and --epochs or --steps must be positive");
+  EVACLIP_CHECK(o.threads >= 0, "--threads ", o.threads, " must be 0 (OpenMP's default) or positive");
+#ifdef _OPENMP
+  if (o.threads > 0) omp_set_num_threads(o.threads);  // also OpenBLAS's: its OpenMP build asks OpenMP
+#endif
   const nn::ModelConfig cfg = resolve_model(o.model);
   return nn::with_vision_block(cfg.family, [&]<class Block>(Block*) {
     if (o.precision == "fp32") return detail::run<fp32, Block>(o, cfg);
