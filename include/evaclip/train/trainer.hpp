@@ -157,8 +157,8 @@ TrainResult run(const TrainOptions& o, nn::ModelConfig cfg) {
   if (!o.pretrained_text.empty())
     std::fprintf(stderr, "%s\n", nn::load_pretrained_text(params, o.pretrained_text, skip).summary().c_str());
 
-  std::vector<ParamGroup> groups = make_param_groups(params, group_settings(o, cfg.clip));
-  auto opt = make_optimizer(o.optimizer, groups, OptimizerSettings{o.beta1, o.beta2, o.eps});
+  auto opt = make_optimizer(o.optimizer, make_param_groups(params, group_settings(o, cfg.clip)),
+                            OptimizerSettings{o.beta1, o.beta2, o.eps});
   typename P::loss_scale_t scaler;
   if constexpr (std::is_same_v<typename P::loss_scale_t, DynamicLossScale>) scaler.value = std::ldexp(1.0, o.initial_scale_power);
   Rng rng(o.seed);  // patch dropout and drop path
@@ -216,7 +216,7 @@ TrainResult run(const TrainOptions& o, nn::ModelConfig cfg) {
     const double scale = scaler.scale();
     tape.backward(out.loss, scale);
     bool found_inf = scale != 1.0 && unscale_grads(vars, scale);
-    const double norm = clip_grad_norm(groups, o.grad_clip);
+    const double norm = clip_grad_norm(opt->groups(), o.grad_clip);
     found_inf = found_inf || !std::isfinite(norm);
     const bool applied = scaler.update(found_inf);
     if (applied) {
