@@ -23,9 +23,7 @@ struct AddRows {
   const T* r;
   T* sum;
   std::int64_t C;
-  bool vec_ok() const {
-    return vec_aligned<T, kVec16<T>>(x) && vec_aligned<T, kVec16<T>>(r) && vec_aligned<T, kVec16<T>>(sum);
-  }
+  std::uintptr_t addr() const { return addr_bits(x, r, static_cast<const T*>(sum)); }
   template <int N, bool kFirst>
   __device__ __forceinline__ void load(std::int64_t row, int e, float (&v)[N]) const {
     const std::int64_t o = row * C + e;

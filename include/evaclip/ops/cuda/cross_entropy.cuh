@@ -87,8 +87,7 @@ void cross_entropy_forward(Backend be, T* loss, Acc* lse, const T* logits, const
   if constexpr (!rows::supported_v<Acc, T>) {
     fail("cross_entropy_forward: the CUDA kernels compute in float on f32/bf16/f16 storage; run fp64 on the CPU");
   } else {
-    const bool vec_ok = vec_aligned<T, kVec16<T>>(logits);
-    rows::dispatch<T>(N, C, vec_ok, [&](auto nc, auto vc, auto mc, const rows::Plan& p) {
+    rows::dispatch<T>(N, C, rows::addr_bits(logits), [&](auto nc, auto vc, auto mc, const rows::Plan& p) {
       constexpr int Nc = decltype(nc)::value, V = decltype(vc)::value;
       constexpr rows::Mode M = decltype(mc)::value;
       if constexpr (M == rows::Mode::uncached)

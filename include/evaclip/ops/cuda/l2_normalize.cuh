@@ -73,9 +73,7 @@ void l2_normalize_forward(Backend be, T* y, Acc* norm, const T* x, std::int64_t 
   if constexpr (!rows::supported_v<Acc, T>) {
     fail("l2_normalize_forward: the CUDA kernels compute in float on f32/bf16/f16 storage; run fp64 on the CPU");
   } else {
-    constexpr int NV = kVec16<T>;
-    const bool vec_ok = vec_aligned<T, NV>(y) && vec_aligned<T, NV>(x);
-    rows::dispatch<T>(R, C, vec_ok, [&](auto nc, auto vc, auto mc, const rows::Plan& p) {
+    rows::dispatch<T>(R, C, rows::addr_bits(static_cast<const T*>(y), x), [&](auto nc, auto vc, auto mc, const rows::Plan& p) {
       constexpr int N = decltype(nc)::value, V = decltype(vc)::value;
       constexpr rows::Mode M = decltype(mc)::value;
       if constexpr (M == rows::Mode::uncached)

@@ -5,7 +5,8 @@
 // C <= 1024, else one block of up to 512 threads (the E/14 width 1792, SwiGLU hidden sizes up to 16384).
 // Each thread caches V chunks of N contiguous elements in float registers: chunk k of thread t starts at
 // element (k G + t) N, so a warp's accesses of one chunk index are contiguous. N is 16 bytes of T when C
-// is a multiple of it and every pointer is 16-byte aligned, else 1 (odd widths such as 33 or 2730). At
+// is a multiple of it and every pointer is 16-byte aligned, else 2 for 16-bit T when C is even (2730),
+// else 1 (odd widths such as 33). At
 // most 32 cached floats per thread keeps the kernels spill-free under their launch bounds, so the row is
 // read from device memory once and the statistics are exact two-pass ones over the registers. Rows wider
 // than the cache (more than 512 threads' worth) take an uncached kernel that re-reads the row (from L2).
@@ -125,7 +126,7 @@ struct Plan {
 
 inline int round_up32(std::int64_t x) { return int(ceil_div(x, 32) * 32); }
 
-// n: the chunk width the pointers allow (kVec16<T> or 1).
+// n: the chunk width dispatch chose (16 bytes of T, 2 or 1 elements).
 inline Plan plan(std::int64_t R, std::int64_t C, int n) {
   const std::int64_t units = C / n;  // C % n == 0 by the caller's choice of n
   const int vmax = std::max(1, std::min(kMaxChunks, kMaxCached / n));
@@ -143,14 +144,24 @@ inline Plan plan(std::int64_t R, std::int64_t C, int n) {
   return {Mode::uncached, n, 1, kMaxBlockThreads, R};
 }
 
-// Calls launch(N, V, mode, plan) with N, V and mode as std::integral_constant, instantiating only the
-// (N, V) pairs the plan can choose: N in {kVec16<T>, 1}, V * N <= 32 or V == 1.
+// The OR of the addresses of a kernel's pointers: aligned to a power of two B bytes iff all of them are.
+template <class... P>
+std::uintptr_t addr_bits(const P*... p) {
+  return (std::uintptr_t(0) | ... | reinterpret_cast<std::uintptr_t>(p));
+}
+
+// Calls launch(N, V, mode, plan) with N, V and mode as std::integral_constant. N is the widest chunk that
+// divides C and that every pointer is aligned to (addr: their addr_bits): 16 bytes, else 2 elements for the
+// 16-bit types (4-byte accesses, e.g. 2730 = 2 x 1365), else 1. Only the (N, V) pairs the plan can choose
+// are instantiated: V * N <= 32 or V == 1.
 template <class T, class F>
-void dispatch(std::int64_t R, std::int64_t C, bool vec_ok, F&& launch) {
+void dispatch(std::int64_t R, std::int64_t C, std::uintptr_t addr, F&& launch) {
   EVACLIP_CHECK(C > 0 && C <= std::numeric_limits<int>::max() / 2, "row kernel: width ", C, " out of range");
   if (R == 0) return;
   constexpr int NV = kVec16<T>;
-  const int n = vec_ok && C % NV == 0 ? NV : 1;
+  constexpr int N2 = sizeof(T) == 2 ? 2 : 1;
+  auto fits = [&](int n) { return C % n == 0 && addr % (std::uintptr_t(n) * sizeof(T)) == 0; };
+  const int n = fits(NV) ? NV : fits(N2) ? N2 : 1;
   const Plan p = plan(R, C, n);
   auto with_n = [&](auto nc) {
     constexpr int N = decltype(nc)::value;
@@ -170,6 +181,7 @@ void dispatch(std::int64_t R, std::int64_t C, bool vec_ok, F&& launch) {
     else launch(nc, std::integral_constant<int, 1>{}, U{}, p);
   };
   if (n == NV) with_n(std::integral_constant<int, NV>{});
+  else if (n == N2) with_n(std::integral_constant<int, N2>{});
   else with_n(std::integral_constant<int, 1>{});
 }
 
@@ -177,7 +189,7 @@ void dispatch(std::int64_t R, std::int64_t C, bool vec_ok, F&& launch) {
 //
 // Src supplies a row's elements: src.load<N, kFirst>(row, e, v) fills v with elements [e, e + N) of the row
 // (kFirst: the first of possibly several reads of that chunk, when it may also write side outputs, e.g.
-// add_layernorm's sum), and src.vec_ok() says whether its pointers allow 16-byte chunks.
+// add_layernorm's sum), and src.addr() is the addr_bits of its pointers.
 
 // y: (R, C); mean, rstd: (R,); w, b: (C,), b may be null.
 template <class T, int N, int V, bool kWarp, class Src>
@@ -248,9 +260,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads)
 template <class T, class Src>
 void launch_norm_rows(Backend be, const char* op, const Src& src, T* y, float* mean, float* rstd, const T* w,
                       const T* b, std::int64_t R, std::int64_t C, double eps) {
-  constexpr int NV = kVec16<T>;
-  const bool vec_ok = src.vec_ok() && vec_aligned<T, NV>(y) && vec_aligned<T, NV>(w) && (!b || vec_aligned<T, NV>(b));
-  dispatch<T>(R, C, vec_ok, [&](auto nc, auto vc, auto mc, const Plan& p) {
+  dispatch<T>(R, C, src.addr() | addr_bits(y, w, b), [&](auto nc, auto vc, auto mc, const Plan& p) {
     constexpr int N = decltype(nc)::value, V = decltype(vc)::value;
     constexpr Mode M = decltype(mc)::value;
     if constexpr (M == Mode::uncached)
@@ -268,7 +278,7 @@ template <class T>
 struct PlainRows {
   const T* x;
   std::int64_t C;
-  bool vec_ok() const { return vec_aligned<T, kVec16<T>>(x); }
+  std::uintptr_t addr() const { return addr_bits(x); }
   template <int N, bool kFirst>
   __device__ __forceinline__ void load(std::int64_t row, int e, float (&v)[N]) const {
     rows::load<T, N>(x + row * C + e, v);

@@ -24,7 +24,7 @@ struct SwigluRows {
   const T* gate;
   const T* value;
   std::int64_t C;
-  bool vec_ok() const { return vec_aligned<T, kVec16<T>>(gate) && vec_aligned<T, kVec16<T>>(value); }
+  std::uintptr_t addr() const { return addr_bits(gate, value); }
   template <int N, bool kFirst>
   __device__ __forceinline__ void load(std::int64_t row, int e, float (&v)[N]) const {
     const std::int64_t o = row * C + e;
