@@ -30,7 +30,9 @@
 #include "evaclip/eval/encoder.hpp"
 #include "evaclip/eval/similarity.hpp"
 #include "evaclip/io/npy.hpp"
+#include "cuda_backend.hpp"
 #include "model_options.hpp"
+#include "parity.hpp"
 
 using namespace evaclip;
 using namespace evaclip::nn;
@@ -39,35 +41,12 @@ namespace {
 
 std::map<std::string, Tensor> run_parity(const ModelConfig& cfg, const ModelOptions& mo, const std::string& inputs,
                                          bool grads) {
-  const SafetensorsFile weights(mo.weights), in(inputs);
-  const bool has_images = in.contains("pixel_values"), has_ids = in.contains("input_ids");
-  EVACLIP_CHECK(has_images || has_ids, in.path(), ": holds neither pixel_values nor input_ids");
-  EVACLIP_CHECK(!has_images || in.entry("pixel_values").dtype == DType::f32, in.path(),
-                ": pixel_values must be F32, got ", dtype_name(in.entry("pixel_values").dtype));
-  return with_model_types(mo.precision, cfg.family, [&]<class P, class Block>(P, Block*) {
-    const LoadedClip<Block> m = load_clip<P, Block>(cfg, weights);
-    Tape<P> tape;
-    std::optional<NoGrad> no_grad;
-    if (!grads) no_grad.emplace(tape);
-    const auto o = m.model.forward(tape, has_images ? Var(in.tensor("pixel_values", P::act_dtype)) : Var(),
-                                   has_ids ? in.tensor("input_ids") : Tensor());
-    std::map<std::string, Tensor> out;
-    auto put = [&](const std::string& key, const Var& v) {
-      if (v.defined()) out.emplace(key, v.value().to(DType::f32));
-    };
-    put("image_features", o.image_features);
-    put("text_features", o.text_features);
-    put("logit_scale", o.scale);
-    put("logits_per_image", o.logits_per_image);
-    put("loss", o.loss);
-    if (grads) {
-      EVACLIP_CHECK(o.loss.defined(), "--grads needs the loss: pixel_values and input_ids with as many rows each");
-      tape.backward(o.loss);
-      for (std::size_t i = 0; i < m.params.size(); ++i)
-        out.emplace("grad." + m.report.source_keys[i], m.params[i].var.grad().to(DType::f32));
-    }
-    return out;
-  });
+  if (mo.device_kind() == Device::cpu) return examples::run_parity<Cpu>(cfg, mo.weights, mo.precision, inputs, grads);
+#if defined(EVACLIP_WITH_CUDA)
+  return examples::run_parity_cuda(cfg, mo.weights, mo.precision, inputs, grads);
+#else
+  fail("--device cuda: this program was built without evaclip's CUDA backend (docs/cuda.md)");
+#endif
 }
 
 void run_embeddings(const ModelConfig& cfg, const ModelOptions& mo, const std::vector<std::string>& image_args,
@@ -84,7 +63,7 @@ void run_embeddings(const ModelConfig& cfg, const ModelOptions& mo, const std::v
   EVACLIP_CHECK(texts_file.empty() || !texts.empty(), "--texts ", texts_file, ": no lines");
   std::optional<text::Tokenizer> tokenizer;
   if (!texts.empty()) tokenizer.emplace(vocab);
-  const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision);
+  const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
   std::map<std::string, Tensor> result;
   if (!paths.empty())
     result["image_embeddings"] = eval::l2_normalize_rows(eval::encode_images(*encoder, paths, batch, !quiet));

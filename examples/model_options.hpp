@@ -24,7 +24,13 @@ struct ModelOptions {
 
   // The model's config, after the checks that need no file: the device first.
   evaclip::nn::ModelConfig resolve() const {
-    EVACLIP_CHECK(device == "cpu", "--device cuda: not built yet: CUDA backend (issue 7)");
+    if (device == "cuda") {
+#if !defined(EVACLIP_WITH_CUDA)
+      evaclip::fail("--device cuda: this build of evaclip has no CUDA backend (configure with EVACLIP_CUDA=ON)");
+#endif
+      EVACLIP_CHECK(evaclip::cuda_available(), "--device cuda: no CUDA device is visible");
+    }
     return evaclip::nn::resolve_model_config(config, model);
   }
+  evaclip::Device device_kind() const { return device == "cuda" ? evaclip::Device::cuda : evaclip::Device::cpu; }
 };

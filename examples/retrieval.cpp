@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     const eval::CaptionedImages pairs =
         eval::captioned_csv(data::read_csv(data, eval::csv_separator(data, separator)), image_column, caption_column);
     const text::Tokenizer tokenizer(vocab);
-    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision);
+    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
 
     const auto start = std::chrono::steady_clock::now();
     const Tensor images = eval::l2_normalize_rows(eval::encode_images(*encoder, pairs.images, batch, !quiet));

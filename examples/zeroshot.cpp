@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                                : eval::labelled_csv(data::read_csv(data, eval::csv_separator(data, separator)),
                                                     image_column, label_column, classnames.size());
     const text::Tokenizer tokenizer(vocab);
-    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision);
+    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
 
     const eval::ZeroShotResult r = eval::zero_shot_eval(*encoder, tokenizer, samples, classnames, templates, batch, !quiet);
     const eval::ClassificationMetrics& m = r.metrics;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of benchmarks/bench_attention_cuda.cu: RoPE + scaled-dot-product attention in bf16 on CUDA.
 
-    python3 benchmarks/peers/attention_cuda_peer.py --bench build/bin/bench_attention_cuda
+    python3 benchmarks/peers/attention_cuda_peer.py --bin build/bin [--json OUT.json]
 
 On the same shapes as the benchmark ({B, H, T, hd, causal, rope}: B/16 and L/14 image attention at batch 64
 and 1024 with RoPE after the CLS token, the text tower causal without RoPE), times what timm's EvaAttention
@@ -10,12 +10,13 @@ timm's (N, 2 hd) sin || cos table, rot() of adjacent pairs, the float product ca
 concatenated with the CLS rows), then torch.nn.functional.scaled_dot_product_attention (PyTorch picks its
 flash / memory-efficient kernel). Each repeat is timed alone with CUDA events after an L2 flush, after a
 warm-up; the median is printed as ms and TFLOP/s (4 T^2 hd per (batch, head), halved when causal, the
-RoPE not counted, as in the benchmark), for SDPA alone and for RoPE + SDPA. With --bench PATH it also runs
+RoPE not counted, as in the benchmark), for SDPA alone and for RoPE + SDPA. With --bin DIR it also runs
 our benchmark with --benchmark_format=json and prints PyTorch ms / evaclip ms (> 1: evaclip is faster),
 comparing RoPE + SDPA with our fused op (which includes the RoPE) and with our unfused ablation.
 """
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -88,7 +89,8 @@ def ours(bench):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", help="path of bench_attention_cuda; also run it and print the ratios")
+    ap.add_argument("--bin", help="folder holding bench_attention_cuda; also run it and print the ratios")
+    ap.add_argument("--json", help="write the rows here (tools/gpu_table.py reads them)")
     ap.add_argument("--reps", type=int, default=50)
     args = ap.parse_args()
     if not torch.cuda.is_available():
@@ -99,7 +101,9 @@ def main():
     l2 = torch.cuda.get_device_properties(dev).L2_cache_size
     flush = torch.empty(2 * l2, dtype=torch.uint8, device=dev)
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(dev)}, bf16")
-    ref = ours(args.bench) if args.bench else {}
+    bench = os.path.join(args.bin, "bench_attention_cuda") if args.bin else None
+    ref = ours(bench) if bench and os.path.exists(bench) else {}
+    rows = []
     print(f"{'B':>5} {'H':>3} {'T':>4} {'hd':>3} {'causal':>6} {'rope':>4} | {'sdpa ms':>8} {'TFLOP/s':>7} | "
           f"{'rope+sdpa ms':>12} {'TFLOP/s':>7}" + (" | ours fused ms  ratio | unfused ms  ratio" if ref else ""))
     for (B, H, T, hd, causal, rope) in SHAPES:
@@ -117,11 +121,18 @@ def main():
         f = flops(B, H, T, hd, causal)
         line = (f"{B:>5} {H:>3} {T:>4} {hd:>3} {int(causal):>6} {int(rope):>4} | {t_sdpa:>8.3f} "
                 f"{f / t_sdpa / 1e9:>7.1f} | {t_full:>12.3f} {f / t_full / 1e9:>7.1f}")
+        row = {"shape": f"B{B} H{H} T{T} hd{hd}" + (" causal" if causal else "") + (" rope" if rope else ""),
+               "sdpa ms": t_sdpa, "rope+sdpa ms": t_full}
         if ref:
             fused = ref[("fused", B, H, T, hd, causal, rope)]
             unfused = ref[("unfused", B, H, T, hd, causal, rope)]
             line += f" | {fused:>13.3f} {t_full / fused:>6.2f} | {unfused:>10.3f} {t_full / unfused:>6.2f}"
-        print(line)
+            row.update({"fused ms": fused, "ratio fused": t_full / fused, "ratio unfused": t_full / unfused})
+        rows.append(row)
+        print(line, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,14 @@ class Var {
   }
   void clear_grad() const { state().grad = Tensor(); }
 
+  // Moves the value to another device (a model's parameters, once, before it runs on that backend); handles
+  // sharing this Var see the moved value. Any gradient is dropped: it belonged to the old copy.
+  void move_to(Device d) const {
+    State& s = state();
+    s.value = s.value.to(d);
+    s.grad = Tensor();
+  }
+
   // Replaces the value in place of its storage (optimisers, loaders); shape and dtype must match.
   void assign(const Tensor& v) const {
     check_same_shape("Var::assign", state().value, v);

@@ -1,7 +1,10 @@
 // encoder.hpp — defines Encoder: a loaded model behind a run-time interface that turns batches of
 // preprocessed images and token ids into float32 embeddings (inference, NoGrad); make_encoder, which
-// picks the precision policy and compiled block family once so that callers are not templates; and
+// picks the device, precision policy and compiled block family once so that callers are not templates; and
 // encode_images / encode_texts, which run whole lists of files or strings through it batch by batch.
+//
+// The CUDA encoder needs nvcc, so this header only holds a hook for it: a program that wants
+// `--device cuda` includes eval/cuda_encoder.cuh in one of its .cu files, which fills the hook.
 #pragma once
 
 #include <algorithm>
@@ -36,30 +39,46 @@ class Encoder {
 };
 
 namespace detail {
-template <class P, class Block>
+// The model on backend B: inputs go to B's device, embeddings come back as host float32.
+template <class P, class Block, class B = Cpu>
 class ClipEncoder final : public Encoder {
  public:
   ClipEncoder(const nn::ModelConfig& cfg, nn::LoadedClip<Block> m) : Encoder(cfg), m_(std::move(m)) {}
   Tensor encode_images(const Tensor& pixels) const override {
-    Tape<P> tape;
+    Tape<P, B> tape;
     NoGrad no_grad(tape);
-    return m_.model.visual(tape, Var(pixels.to(P::act_dtype))).value().to(DType::f32);
+    const Var x(pixels.to(P::act_dtype).to(B::device));
+    return m_.model.visual(tape, x).value().to(Device::cpu).to(DType::f32);
   }
   Tensor encode_texts(const Tensor& ids) const override {
-    Tape<P> tape;
+    Tape<P, B> tape;
     NoGrad no_grad(tape);
-    return m_.model.text(tape, ids).value().to(DType::f32);
+    return m_.model.text(tape, ids).value().to(Device::cpu).to(DType::f32);
   }
 
  private:
   nn::LoadedClip<Block> m_;
 };
+
+using EncoderFactory = std::unique_ptr<Encoder> (*)(const nn::ModelConfig&, const SafetensorsFile&,
+                                                    const std::string& precision);
+// Set by eval/cuda_encoder.cuh when a translation unit of the program includes it; null otherwise.
+inline EncoderFactory& cuda_encoder_factory() {
+  static EncoderFactory f = nullptr;
+  return f;
+}
 }  // namespace detail
 
-// The model of `cfg` with the weights in `weights_path`, running in `precision` (fp64, fp32, bf16, fp16).
+// The model of `cfg` with the weights in `weights_path`, running in `precision` (fp64, fp32, bf16, fp16 on
+// the CPU; fp32, bf16, fp16 on CUDA) on `device`.
 inline std::unique_ptr<Encoder> make_encoder(const nn::ModelConfig& cfg, const std::string& weights_path,
-                                             const std::string& precision) {
+                                             const std::string& precision, Device device = Device::cpu) {
   const SafetensorsFile weights(weights_path);
+  if (device == Device::cuda) {
+    const detail::EncoderFactory f = detail::cuda_encoder_factory();
+    EVACLIP_CHECK(f, "--device cuda: this program was built without evaclip's CUDA backend (docs/cuda.md)");
+    return f(cfg, weights, precision);
+  }
   return nn::with_model_types(precision, cfg.family, [&]<class P, class Block>(P, Block*) -> std::unique_ptr<Encoder> {
     return std::make_unique<detail::ClipEncoder<P, Block>>(cfg, nn::load_clip<P, Block>(cfg, weights));
   });

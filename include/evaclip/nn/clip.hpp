@@ -56,6 +56,7 @@ struct Clip {
     if (n == ft.shape()[0]) {
       Tensor labels = Tensor::empty({n}, DType::i64);
       for (std::int64_t i = 0; i < n; ++i) labels.data<std::int64_t>()[i] = i;
+      labels = labels.to(B::device);
       const Var logits_per_text = scale(t, matmul(t, ft, fi, false, true), o.scale);
       o.loss = scale(t, add(t, cross_entropy(t, o.logits_per_image, labels), cross_entropy(t, logits_per_text, labels)), 0.5);
     }

@@ -9,8 +9,7 @@
 
 #include "evaclip/nn/heads.hpp"
 #include "evaclip/nn/linear.hpp"
-#include "evaclip/ops/attention.hpp"
-#include "evaclip/ops/rope.hpp"
+#include "evaclip/ops/rope_attention.hpp"
 
 namespace evaclip::nn {
 
@@ -18,6 +17,7 @@ struct AttnFeatures {
   bool fused_qkv = false;  // qkv.weight (3D, D) vs q_proj/k_proj/v_proj (D, D)
   bool rope = false;       // 2D RoPE on q and k of the patch tokens (the CLS token is not rotated)
   bool subln = false;      // inner_attn_ln over the merged heads before proj
+  AttentionKernel kernel = AttentionKernel::fused;  // the CUDA attention kernel (an ablation switch)
 };
 
 // RoPE tables for one forward pass, in the policy's compute type: (N, hd) shared, or (B, N, hd) per sample.
@@ -32,7 +32,6 @@ struct EvaAttention {
   Linear qkv;                     // fused: (3D, D), no bias of its own
   Linear q_proj, k_proj, v_proj;  // separate: (D, D) each, no biases of their own
   Var q_bias, v_bias;             // (D,)
-  Var k_zero;                     // (D,) zeros, a constant: the k part of the fused bias
   LayerNorm inner_attn_ln;        // subln only
   Linear proj;                    // (D, D) with bias
   std::int64_t heads = 0;
@@ -40,7 +39,6 @@ struct EvaAttention {
   EvaAttention(ParamInit& init, std::int64_t dim, std::int64_t heads, double eps) : heads(heads) {
     if constexpr (F.fused_qkv) {
       qkv = Linear(init, dim, 3 * dim, false);
-      k_zero = Var(Tensor::zeros({dim}, init.dtype()));
     } else {
       q_proj = Linear(init, dim, dim, false);
       k_proj = Linear(init, dim, dim, false);
@@ -57,6 +55,8 @@ struct EvaAttention {
     const std::int64_t D = x.shape()[2];
     Var q, k, v;
     if constexpr (F.fused_qkv) {
+      // k has no bias: its part of the fused bias is a zero constant, made on the tape's device.
+      const Var k_zero(Tensor::zeros({D}, P::act_dtype).to(B::device));
       const Var y = linear(t, x, qkv.weight, concat(t, {q_bias, k_zero, v_bias}, 0));  // (B, T, 3D)
       q = slice(t, y, 2, 0, D);
       k = slice(t, y, 2, D, 2 * D);
@@ -69,12 +69,11 @@ struct EvaAttention {
     q = split_heads(t, q, heads);  // (B, H, T, hd)
     k = split_heads(t, k, heads);
     v = split_heads(t, v, heads);
-    if constexpr (F.rope) {
-      EVACLIP_CHECK(rope.cos && rope.sin, "EvaAttention: a RoPE block was called without RoPE tables");
-      q = rope2d(t, q, *rope.cos, *rope.sin, 1);
-      k = rope2d(t, k, *rope.cos, *rope.sin, 1);
-    }
-    Var o = merge_heads(t, attention(t, q, k, v, false));  // (B, T, D)
+    if constexpr (F.rope) EVACLIP_CHECK(rope.cos && rope.sin, "EvaAttention: a RoPE block was called without RoPE tables");
+    // RoPE on q and k of the patch tokens (prefix 1: CLS is not rotated), fused with the attention.
+    const Tensor* cos = F.rope ? rope.cos : nullptr;
+    const Tensor* sin = F.rope ? rope.sin : nullptr;
+    Var o = merge_heads(t, rope_attention<F.kernel>(t, q, k, v, cos, sin, 1, false));  // (B, T, D)
     if constexpr (F.subln) o = inner_attn_ln(t, o);
     return proj(t, o);
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "evaclip/nn/params.hpp"
+#include "evaclip/ops/add_layernorm.hpp"
 #include "evaclip/ops/layernorm.hpp"
 #include "evaclip/ops/linear.hpp"
 
@@ -35,6 +36,11 @@ struct LayerNorm {
   template <class P, class B>
   Var operator()(Tape<P, B>& t, const Var& x) const {
     return layernorm(t, x, weight, bias, eps);
+  }
+  // The residual add x + r and this norm of the sum in one op (pre-norm blocks): {x + r, LN(x + r)}.
+  template <class P, class B>
+  AddNorm add_and_norm(Tape<P, B>& t, const Var& x, const Var& r) const {
+    return add_layernorm(t, x, r, weight, bias, eps);
   }
   void params(const std::string& prefix, ParamList& out) const {
     out.push_back({prefix + "weight", weight});

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "evaclip/io/safetensors.hpp"
 #include "evaclip/nn/clip.hpp"
@@ -28,18 +29,38 @@ inline ModelConfig resolve_model_config(const std::string& config_path, const st
 // The precision names programs accept, in the order of with_model_types' dispatch.
 inline constexpr const char* kPrecisionNames = "fp64, fp32, bf16, fp16";
 
-// Calls f(P{}, static_cast<Block*>(nullptr)) with the policy whose name is `precision` (fp64, fp32, bf16 =
-// bf16_mixed, fp16 = fp16_mixed) and the compiled block of `family`.
-template <class F>
-decltype(auto) with_model_types(const std::string& precision, VisionFamily family, F&& f) {
-  auto with = [&]<class P>(P) -> decltype(auto) {
-    return with_vision_block(family, [&]<class Block>(Block* tag) -> decltype(auto) { return f(P{}, tag); });
+namespace detail {
+// f(P{}, Block*) for the first policy of Ps named `precision`; false when none is.
+template <class... Ps, class F, class R>
+bool with_policy_named(const std::string& precision, VisionFamily family, F& f, R& result) {
+  auto try_one = [&]<class P>(P) {
+    if (precision != P::name) return false;
+    result = with_vision_block(family, [&]<class Block>(Block* tag) { return f(P{}, tag); });
+    return true;
   };
-  if (precision == fp64::name) return with(fp64{});
-  if (precision == fp32::name) return with(fp32{});
-  if (precision == bf16_mixed::name) return with(bf16_mixed{});
-  if (precision == fp16_mixed::name) return with(fp16_mixed{});
-  fail("unknown precision \"", precision, "\" (valid: ", kPrecisionNames, ")");
+  return (try_one(Ps{}) || ...);
+}
+}  // namespace detail
+
+// Calls f(P{}, static_cast<Block*>(nullptr)) with the policy whose name is `precision` (fp64, fp32, bf16 =
+// bf16_mixed, fp16 = fp16_mixed) and the compiled block of `family`; f returns a value (not void).
+template <class F>
+auto with_model_types(const std::string& precision, VisionFamily family, F&& f) {
+  std::invoke_result_t<F&, fp32, Eva02Block*> result{};
+  if (!detail::with_policy_named<fp64, fp32, bf16_mixed, fp16_mixed>(precision, family, f, result))
+    fail("unknown precision \"", precision, "\" (valid: ", kPrecisionNames, ")");
+  return result;
+}
+
+// The same for the CUDA backend, whose kernels compute in fp32, bf16 and fp16 only.
+template <class F>
+auto with_cuda_model_types(const std::string& precision, VisionFamily family, F&& f) {
+  EVACLIP_CHECK(precision != fp64::name, "--precision fp64 runs on the CPU only: the CUDA kernels compute in fp32, "
+                "bf16 and fp16");
+  std::invoke_result_t<F&, fp32, Eva02Block*> result{};
+  if (!detail::with_policy_named<fp32, bf16_mixed, fp16_mixed>(precision, family, f, result))
+    fail("unknown precision \"", precision, "\" (valid: ", kPrecisionNames, ")");
+  return result;
 }
 
 template <class Block>
@@ -50,13 +71,16 @@ struct LoadedClip {
 };
 
 // A Clip<Block> in policy P's parameter dtype, every parameter read from `weights` (load_weights: any
-// accepted key layout; a checkpoint that does not fit is one error listing every problem).
+// accepted key layout; a checkpoint that does not fit is one error listing every problem), then moved to
+// `device` (the tape that runs it must be on the same one).
 template <class P, class Block>
-LoadedClip<Block> load_clip(const ModelConfig& cfg, const SafetensorsFile& weights) {
+LoadedClip<Block> load_clip(const ModelConfig& cfg, const SafetensorsFile& weights, Device device = Device::cpu) {
   ParamInit init = ParamInit::for_policy<P>(0);
   LoadedClip<Block> m{Clip<Block>(init, cfg.clip), {}, {}};
   m.params = m.model.params(cfg.text_keys);
   m.report = load_weights(m.params, weights);
+  if (device != Device::cpu)
+    for (const NamedParam& p : m.params) p.var.move_to(device);
   return m;
 }
 

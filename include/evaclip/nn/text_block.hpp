@@ -6,7 +6,7 @@
 
 #include "evaclip/nn/heads.hpp"
 #include "evaclip/nn/mlp.hpp"
-#include "evaclip/ops/attention.hpp"
+#include "evaclip/ops/rope_attention.hpp"
 #include "evaclip/ops/elementwise.hpp"
 
 namespace evaclip::nn {
@@ -23,7 +23,7 @@ struct TextAttention {
     const std::int64_t W = x.shape()[2];
     const Var y = in_proj(t, x);  // (B, L, 3W)
     auto part = [&](std::int64_t i) { return split_heads(t, slice(t, y, 2, i * W, (i + 1) * W), heads); };
-    return out_proj(t, merge_heads(t, attention(t, part(0), part(1), part(2), true)));
+    return out_proj(t, merge_heads(t, rope_attention(t, part(0), part(1), part(2), nullptr, nullptr, 0, true)));
   }
   void params(const std::string& p, ParamList& out) const {
     out.push_back({p + "in_proj_weight", in_proj.weight});
@@ -44,8 +44,8 @@ struct TextBlock {
 
   template <class P, class B>
   Var operator()(Tape<P, B>& t, const Var& x) const {
-    const Var x1 = add(t, x, attn(t, ln_1(t, x)));
-    return add(t, x1, mlp(t, ln_2(t, x1)));
+    const AddNorm x1 = ln_2.add_and_norm(t, x, attn(t, ln_1(t, x)));  // {x + attn, ln_2 of it}
+    return add(t, x1.sum, mlp(t, x1.y));
   }
   void params(const std::string& p, ParamList& out) const {
     ln_1.params(p + "ln_1.", out);

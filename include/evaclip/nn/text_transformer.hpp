@@ -53,10 +53,10 @@ struct TextTransformer {
 
   template <class P, class B>
   Var operator()(Tape<P, B>& t, const Tensor& ids) const {  // (B, L) ids -> (B, E)
-    const Tensor eot = eot_positions(ids);
+    const Tensor eot = eot_positions(ids).to(B::device);
     EVACLIP_CHECK(ids.size(1) == cfg.context_length, "text tower: input_ids ", to_string(ids.shape()),
                   " do not fit context_length ", cfg.context_length);
-    const Tensor ids64 = ids.to(DType::i64);
+    const Tensor ids64 = ids.to(Device::cpu).to(DType::i64).to(B::device);
     Var x = add(t, embedding(t, token_embedding, ids64), positional_embedding);  // (B, L, W)
     for (const TextBlock& blk : resblocks) x = blk(t, x);
     x = reshape(t, gather_rows(t, ln_final(t, x), eot), {ids.size(0), cfg.width});  // (B, W)

@@ -48,8 +48,9 @@ struct VisionBlock {
   Var operator()(Tape<P, B>& t, const Var& x, const RopeRef& rope, const BranchDrop& drop = {}) const {
     // (B, T, D) -> (B, T, D)
     if constexpr (Norm == NormPlacement::pre) {
-      const Var x1 = add(t, x, dropped(t, scaled(t, attn(t, norm1(t, x), rope), gamma_1), drop.attn));
-      return add(t, x1, dropped(t, scaled(t, mlp(t, norm2(t, x1)), gamma_2), drop.mlp));
+      // {x + attention branch, norm2 of it} in one op
+      const AddNorm x1 = norm2.add_and_norm(t, x, dropped(t, scaled(t, attn(t, norm1(t, x), rope), gamma_1), drop.attn));
+      return add(t, x1.sum, dropped(t, scaled(t, mlp(t, x1.y), gamma_2), drop.mlp));
     } else {
       const Var x1 = add(t, x, dropped(t, scaled(t, norm1(t, attn(t, x, rope)), gamma_1), drop.attn));
       return add(t, x1, dropped(t, scaled(t, norm2(t, mlp(t, x1)), gamma_2), drop.mlp));

@@ -52,7 +52,7 @@ struct VisionTransformer {
   template <class P, class B>
   Var operator()(Tape<P, B>& t, const Var& images, Rng* rng = nullptr) const {  // (B, 3, S, S) -> (B, E)
     Var x = embed(t, images);
-    auto [cos, sin] = rope_tables<P>();
+    auto [cos, sin] = rope_tables<P, B>();
     const std::int64_t batch = x.shape()[0];
     if (rng && cfg.patch_dropout > 0) {
       const Tensor keep = patch_dropout_indices(*rng, batch, cfg.num_patches(), cfg.patch_dropout).to(B::device);
@@ -75,10 +75,12 @@ struct VisionTransformer {
     return add(t, concat(t, {expand_batch(t, cls_token, s[0]), x}, 1), pos_embed);
   }
 
-  // The RoPE tables (N, hd) in the compute type, as rope2d and patch_dropout expect; undefined without RoPE.
-  template <class P>
+  // The RoPE tables (N, hd) in the compute type on B's device, as rope2d and patch_dropout expect;
+  // undefined without RoPE.
+  template <class P, class B = Cpu>
   std::pair<Tensor, Tensor> rope_tables() const {
-    if constexpr (Block::uses_rope) return {rope.cos.to(P::compute_dtype), rope.sin.to(P::compute_dtype)};
+    if constexpr (Block::uses_rope)
+      return {rope.cos.to(P::compute_dtype).to(B::device), rope.sin.to(P::compute_dtype).to(B::device)};
     else return {};
   }
 

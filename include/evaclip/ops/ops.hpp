@@ -1,7 +1,9 @@
-// ops.hpp — includes every differentiable op (each header: the tape op; its kernels live in ops/cpu/).
+// ops.hpp — includes every differentiable op (each header: the tape op; its kernels live in ops/cpu/ and
+// ops/cuda/, the latter included by evaclip/cuda.cuh).
 #pragma once
 
 #include "evaclip/ops/activations.hpp"
+#include "evaclip/ops/add_layernorm.hpp"
 #include "evaclip/ops/attention.hpp"
 #include "evaclip/ops/cross_entropy.hpp"
 #include "evaclip/ops/elementwise.hpp"
@@ -16,4 +18,6 @@
 #include "evaclip/ops/matmul.hpp"
 #include "evaclip/ops/patch_embed.hpp"
 #include "evaclip/ops/rope.hpp"
+#include "evaclip/ops/rope_attention.hpp"
 #include "evaclip/ops/softmax.hpp"
+#include "evaclip/ops/swiglu_layernorm.hpp"

@@ -15,9 +15,6 @@
 #include "evaclip/ops/attention_kernel.hpp"
 #include "evaclip/ops/cpu/rope_attention.hpp"
 #include "evaclip/ops/op_common.hpp"
-#if defined(__CUDACC__)
-#include "evaclip/ops/cuda/attention.cuh"
-#endif
 
 namespace evaclip {
 

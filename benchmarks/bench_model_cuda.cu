@@ -1,0 +1,83 @@
+// bench_model_cuda.cu — image-encoding throughput of the EVA02-CLIP-B/16 and L/14 image towers on the GPU
+// (NoGrad inference, 224 px), in bf16 and fp16 at batch 256 and 1024, with the fused and the unfused
+// attention kernel (the compile-time ablation switch). Random weights (ParamInit, seed 0) on the device.
+//
+// Counters: img/s; TFLOP/s and MFU from the analytic forward FLOPs of nn::forward_flops (multiply-add = 2)
+// over 989 TFLOP/s, the dense bf16 peak used for MFU in ../shared/perf.md. Each iteration is timed with
+// CUDA events around one forward (manual time). benchmarks/peers/model_cuda_peer.py runs timm's EVA02 on
+// the same shapes in the same session and prints the ratios.
+#include <benchmark/benchmark.h>
+
+#include "evaclip/cuda.cuh"
+#include "evaclip/nn/model_stats.hpp"
+#include "evaclip/nn/variants.hpp"
+
+using namespace evaclip;
+
+namespace {
+
+template <AttentionKernel K>
+using Eva02BlockWith =
+    nn::VisionBlock<nn::EvaAttention<nn::AttnFeatures{.rope = true, .subln = true, .kernel = K}>, nn::SwiGluMlp>;
+
+// One image tower per (variant, precision, attention kernel), built on the host once and moved to the GPU.
+template <class V, class P, AttentionKernel K>
+const nn::VisionTransformer<Eva02BlockWith<K>>& tower() {
+  static const auto t = [] {
+    nn::ParamInit init = nn::ParamInit::for_policy<P>(0);
+    const nn::ClipCfg c = V::config();
+    nn::VisionTransformer<Eva02BlockWith<K>> vt(init, c.vision, c.embed_dim);
+    nn::ParamList ps;
+    vt.params("", ps);
+    for (const nn::NamedParam& p : ps) p.var.move_to(Device::cuda);
+    return vt;
+  }();
+  return t;
+}
+
+template <class V, class P, AttentionKernel K>
+void BM_image_encode(benchmark::State& st) {
+  if (!cuda_available()) {
+    st.SkipWithError("no CUDA device");
+    return;
+  }
+  const auto& vt = tower<V, P, K>();
+  const std::int64_t B = st.range(0), S = vt.cfg.image_size;
+  Rng rng(1);
+  const Var images(Tensor::randn({B, 3, S, S}, P::act_dtype, rng).to(Device::cuda));
+  Tape<P, Cuda> tape;
+  NoGrad no_grad(tape);
+  cudaEvent_t t0, t1;
+  EVACLIP_CUDA_CHECK(cudaEventCreate(&t0), "bench_model_cuda");
+  EVACLIP_CUDA_CHECK(cudaEventCreate(&t1), "bench_model_cuda");
+  for (int w = 0; w < 2; ++w) (void)vt(tape, images);  // warm-up: cuBLASLt heuristics, the allocator's cache
+  for (auto _ : st) {
+    EVACLIP_CUDA_CHECK(cudaEventRecord(t0), "bench_model_cuda");
+    Var f = vt(tape, images);
+    EVACLIP_CUDA_CHECK(cudaEventRecord(t1), "bench_model_cuda");
+    EVACLIP_CUDA_CHECK(cudaEventSynchronize(t1), "bench_model_cuda");
+    float ms = 0;
+    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1), "bench_model_cuda");
+    st.SetIterationTime(ms / 1e3);
+  }
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  const double flops = nn::forward_flops(V::config(), nn::VisionFamily::eva02).image * double(B);
+  st.counters["img/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["MFU"] = benchmark::Counter(flops / 989e12, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+#define EVACLIP_MODEL_BENCH(V, P, K)                                          \
+  BENCHMARK(BM_image_encode<nn::V, P, AttentionKernel::K>)                    \
+      ->Name("image_encode/" #V "/" #P "/" #K)->Arg(256)->Arg(1024)->UseManualTime()->Unit(benchmark::kMillisecond)
+
+EVACLIP_MODEL_BENCH(EVA02_CLIP_B_16, bf16_mixed, fused);
+EVACLIP_MODEL_BENCH(EVA02_CLIP_B_16, bf16_mixed, unfused);
+EVACLIP_MODEL_BENCH(EVA02_CLIP_B_16, fp16_mixed, fused);
+EVACLIP_MODEL_BENCH(EVA02_CLIP_L_14, bf16_mixed, fused);
+EVACLIP_MODEL_BENCH(EVA02_CLIP_L_14, bf16_mixed, unfused);
+
+}  // namespace
+
+BENCHMARK_MAIN();
