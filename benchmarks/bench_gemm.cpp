@@ -1,5 +1,7 @@
 // bench_gemm.cpp — cpu::gemm against cblas_sgemm called directly, and the linear tape op, at the matrix
-// shapes of an EVA02-CLIP-B/16 image forward with batch 8 (8 x 197 tokens, width 768, MLP 2048), plus 1024^3.
+// shapes of an EVA02-CLIP-B/16 image forward with batch 8 and batch 1 (8 x 197 or 197 tokens, width 768,
+// MLP 2048), plus 1024^3. With several threads, cblas_sgemm runs OpenBLAS's own threading and cpu::gemm
+// its row panels of single-threaded calls (gemm.hpp).
 //
 // Each case is y (M, N) = x (M, K) W^T with W stored (N, K), as nn.Linear. Counter "flops" is 2 M N K per
 // iteration as a rate over wall time (threads run in BLAS, so CPU time of the main thread would mislead).
@@ -18,11 +20,16 @@ void set_flops(benchmark::State& st, std::int64_t m, std::int64_t n, std::int64_
       benchmark::Counter(2.0 * double(m) * double(n) * double(k), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// {M, N, K}: qkv-sized 768->768, MLP up 768->2048, MLP down 2048->768, square 1024.
+// {M, N, K}: qkv-sized 768->768, MLP up 768->2048, MLP down 2048->768 at batch 8 and 1, square 1024.
 void model_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K"});
-  for (auto s : std::vector<std::vector<std::int64_t>>{
-           {8 * 197, 768, 768}, {8 * 197, 2048, 768}, {8 * 197, 768, 2048}, {1024, 1024, 1024}})
+  for (auto s : std::vector<std::vector<std::int64_t>>{{8 * 197, 768, 768},
+                                                       {8 * 197, 2048, 768},
+                                                       {8 * 197, 768, 2048},
+                                                       {197, 768, 768},
+                                                       {197, 2048, 768},
+                                                       {197, 768, 2048},
+                                                       {1024, 1024, 1024}})
     b->Args(s);
   b->UseRealTime()->Unit(benchmark::kMillisecond);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of benchmarks/bench_model_cpu.cpp: EVA02-CLIP-B/16 image and text forward on the CPU.
 
-    OMP_NUM_THREADS=2 /usr/bin/python3 benchmarks/peers/model_cpu_peer.py --bench build/bin/bench_model_cpu
+    OMP_NUM_THREADS=2 /usr/bin/python3 benchmarks/peers/model_cpu_peer.py --bench build/bin/bench_model_cpu --rounds 3
 
 In one run, on the same shapes and thread count (OMP_NUM_THREADS, default 2, given to torch.set_num_threads
 and to the benchmark): builds the official EVA02-CLIP-B-16 (baaivision/EVA's eva_clip package, the source
@@ -9,7 +9,9 @@ tools/make_fixtures.py caches in ~/.cache/evaclip/, config EVA02-CLIP-B-16.json 
 as on any CPU, random init, eval, fp32) and timm's eva02_base_patch16_clip_224 (random init), times
 encode_image / encode_text / the timm forward under torch.no_grad() (median of whole-call times after a
 warm-up), then runs the benchmark with --benchmark_format=json and prints ms and ratios (PyTorch / evaclip:
-> 1 means evaclip is faster), with the torch version and the BLAS it actually loaded. Any python with torch,
+> 1 means evaclip is faster), with the torch version and the BLAS it actually loaded. With --rounds N the two
+sides alternate N times per shape (PyTorch, evaclip, PyTorch, evaclip, ...) and the table reports the median
+of the N per-round ratios, so a burst of load from another process lands on one round, not on one side. Any python with torch,
 timm 0.9, torchvision and einops works (e.g. a venv with the PyPI torch wheel).
 """
 import argparse
@@ -62,9 +64,10 @@ def blas_in_use():
     return sorted(libs), built
 
 
-def run_ours(bench, name, repetitions):
+def run_ours(bench, name, repetitions, min_time):
     """(ms, GFLOP/s, threads) of one benchmark: the median over repetitions, or the one run."""
-    cmd = [bench, "--benchmark_format=json", f"--benchmark_filter=^{name}/", f"--benchmark_repetitions={repetitions}",
+    cmd = [bench, "--benchmark_format=json", f"--benchmark_filter=^{name}$", f"--benchmark_repetitions={repetitions}",
+           f"--benchmark_min_time={min_time / max(repetitions, 1):g}",
            f"--benchmark_report_aggregates_only={str(repetitions > 1).lower()}"]
     out = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(THREADS)), check=True, capture_output=True,
                          text=True).stdout
@@ -100,7 +103,10 @@ def main():
     ap.add_argument("--min-time", type=float, default=4.0, help="seconds per PyTorch shape (default 4)")
     ap.add_argument("--min-reps", type=int, default=3)
     ap.add_argument("--repetitions", type=int, default=3, help="benchmark repetitions (median reported)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate PyTorch and evaclip this many times per shape; report the median ratio")
     ap.add_argument("--no-timm", action="store_true", help="skip timm's eva02_base_patch16_clip_224")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     args = ap.parse_args()
 
     torch.set_num_threads(THREADS)
@@ -117,9 +123,9 @@ def main():
         peers["timm"] = timm.create_model("eva02_base_patch16_clip_224", pretrained=False).eval()
 
     g = torch.Generator().manual_seed(1)
-    rows = []  # (shape, peer, torch ms, load, evaclip ms, evaclip GFLOP/s, load)
+    rows = []  # (shape, peer, evaclip ms, torch ms, ratio, evaclip GFLOP/s, loads), medians over the rounds
     with torch.no_grad():
-        for b in (1, 8):
+        for b in args.batches:
             x = torch.randn(b, 3, 224, 224, generator=g)
             ids = torch.randint(1, 49405, (b, 77), generator=g)
             for i in range(b):  # end-of-text (the argmax id) at varying lengths, as the benchmark does
@@ -130,24 +136,36 @@ def main():
                                  for p, m in peers.items()]),
                       ("text", [("official", lambda: official.encode_text(ids))])]
             for tower, fns in shapes:
-                # Side by side: the peers, then evaclip on the same shape, so both see the same load.
-                name = f"BM_{tower}_forward/B:{b}"
-                timed = []
-                for peer, fn in fns:
+                # Side by side: the peers, then evaclip on the same shape, so both see the same load; repeated.
+                name = f"BM_{tower}_forward/B:{b}/real_time"
+                runs = {peer: [] for peer, _ in fns}  # peer -> [(torch ms, evaclip ms, GFLOP/s, load)]
+                for r in range(args.rounds):
+                    timed = []
+                    for peer, fn in fns:
+                        load = loadavg()
+                        s, n = time_call(fn, args.min_time, args.min_reps)
+                        timed.append((peer, s * 1e3))
+                        print(f"  [{r + 1}/{args.rounds}] torch {peer:8s} {name:32s} {s * 1e3:9.1f} ms  ({n} calls,"
+                              f" load {load})", flush=True)
                     load = loadavg()
-                    s, n = time_call(fn, args.min_time, args.min_reps)
-                    timed.append((peer, s * 1e3, load))
-                    print(f"  torch {peer:8s} {name:22s} {s * 1e3:9.1f} ms  ({n} calls, load {load})", flush=True)
-                load = loadavg()
-                ms, gflops, threads = run_ours(args.bench, name, args.repetitions)
-                print(f"  evaclip        {name:22s} {ms:9.1f} ms  ({threads:.0f} threads, load {load})", flush=True)
-                rows += [(f"{tower} B={b}", peer, pms, pload, ms, gflops, load) for peer, pms, pload in timed]
+                    ms, gflops, threads = run_ours(args.bench, name, args.repetitions, args.min_time)
+                    print(f"  [{r + 1}/{args.rounds}] evaclip        {name:32s} {ms:9.1f} ms  ({threads:.0f} threads,"
+                          f" load {load})", flush=True)
+                    for peer, pms in timed:
+                        runs[peer].append((pms, ms, gflops, load))
+                for peer, rs in runs.items():
+                    med = statistics.median
+                    loads = sorted(float(x[3]) for x in rs)
+                    rows.append((f"{tower} B={b}", peer, med(x[1] for x in rs), med(x[0] for x in rs),
+                                 med(x[0] / x[1] for x in rs), med(x[2] for x in rs),
+                                 f"{loads[0]:.1f}" if loads[0] == loads[-1] else f"{loads[0]:.1f}-{loads[-1]:.1f}"))
 
     print()
-    print("| shape | peer | evaclip ms | PyTorch ms | PyTorch / evaclip | evaclip GFLOP/s | load (torch / ours) |")
+    print(f"medians over {args.rounds} round(s); ratio = median of the per-round PyTorch / evaclip ratios")
+    print("| shape | peer | evaclip ms | PyTorch ms | PyTorch / evaclip | evaclip GFLOP/s | load |")
     print("|---|---|---|---|---|---|---|")
-    for shape, peer, pms, pload, ms, gflops, load in rows:
-        print(f"| {shape} | {peer} | {ms:.1f} | {pms:.1f} | {pms / ms:.2f} | {gflops:.1f} | {pload} / {load} |")
+    for shape, peer, ms, pms, ratio, gflops, load in rows:
+        print(f"| {shape} | {peer} | {ms:.1f} | {pms:.1f} | {ratio:.2f} | {gflops:.1f} | {load} |")
 
 
 if __name__ == "__main__":

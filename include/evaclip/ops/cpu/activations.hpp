@@ -12,20 +12,22 @@
 #include "evaclip/core/backend.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/ops/cpu/elementwise.hpp"  // for_each_element
+#include "evaclip/ops/cpu/vector_math.hpp"
 
 namespace evaclip::cpu {
 
+// The float forms of erf and exp are vec::'s vectorisable polynomials (vector_math.hpp); double keeps std::.
 template <class Acc>
 Acc normal_cdf(Acc x) {  // Φ(x)
-  return Acc(0.5) * (Acc(1) + std::erf(x / std::numbers::sqrt2_v<Acc>));
+  return Acc(0.5) * (Acc(1) + vec::erf(x / std::numbers::sqrt2_v<Acc>));
 }
 template <class Acc>
 Acc normal_pdf(Acc x) {  // φ(x) = exp(-x²/2) / √(2π)
-  return std::exp(Acc(-0.5) * x * x) * std::numbers::inv_sqrtpi_v<Acc> / std::numbers::sqrt2_v<Acc>;
+  return vec::exp(Acc(-0.5) * x * x) * std::numbers::inv_sqrtpi_v<Acc> / std::numbers::sqrt2_v<Acc>;
 }
 template <class Acc>
 Acc sigmoid(Acc x) {  // exp(-x) overflows to inf for very negative x, giving the right limit 0
-  return Acc(1) / (Acc(1) + std::exp(-x));
+  return vec::sigmoid(x);
 }
 
 template <class Acc>

@@ -37,10 +37,12 @@ template <class Acc, class T>
 void cross_entropy_backward(Backend, T* dlogits, const T* dy, const T* logits, const std::int64_t* labels,
                             const Acc* lse, std::int64_t N, std::int64_t C) {
   const Acc k = convert<Acc>(dy[0]) / Acc(N);
-  parallel_for(N, [&](std::int64_t r) {
-    for (std::int64_t c = 0; c < C; ++c) {
-      const Acc p = std::exp(convert<Acc>(logits[r * C + c]) - lse[r]);
-      dlogits[r * C + c] = convert<T>((p - (c == labels[r] ? Acc(1) : Acc(0))) * k);
+  parallel_ranges(N, 2 * C, [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      for (std::int64_t c = 0; c < C; ++c) {
+        const Acc p = std::exp(convert<Acc>(logits[r * C + c]) - lse[r]);
+        dlogits[r * C + c] = convert<T>((p - (c == labels[r] ? Acc(1) : Acc(0))) * k);
+      }
     }
   });
 }

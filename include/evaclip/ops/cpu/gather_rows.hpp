@@ -19,9 +19,11 @@ namespace evaclip::cpu {
 template <class Acc, class T>
 void gather_rows_forward(Backend, T* y, const T* x, const std::int64_t* idx, std::int64_t B, std::int64_t S,
                          std::int64_t K, std::int64_t D) {
-  parallel_for(B * K, [&](std::int64_t bk) {
-    const T* src = x + (bk / K * S + idx[bk]) * D;
-    std::copy(src, src + D, y + bk * D);
+  parallel_ranges(B * K, D, [&](std::int64_t bk_begin, std::int64_t bk_end) {
+    for (std::int64_t bk = bk_begin; bk < bk_end; ++bk) {
+      const T* src = x + (bk / K * S + idx[bk]) * D;
+      std::copy(src, src + D, y + bk * D);
+    }
   });
 }
 
@@ -38,19 +40,21 @@ void gather_rows_backward(Backend, T* dx, const T* dy, const std::int64_t* idx, 
   std::vector<std::int64_t> fill(first.begin(), first.end() - 1);
   for (std::int64_t bk = 0; bk < B * K; ++bk) readers[std::size_t(fill[std::size_t(bk / K * S + idx[bk])]++)] = bk;
 
-  parallel_for(B * S, [&](std::int64_t r) {
-    T* out = dx + r * D;
-    const std::int64_t lo = first[std::size_t(r)], hi = first[std::size_t(r + 1)];
-    if (lo == hi) {
-      std::fill(out, out + D, convert<T>(0.0f));
-      return;
+  parallel_ranges(B * S, D, [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      T* out = dx + r * D;
+      const std::int64_t lo = first[std::size_t(r)], hi = first[std::size_t(r + 1)];
+      if (lo == hi) {
+        std::fill(out, out + D, convert<T>(0.0f));
+        continue;
+      }
+      std::vector<Acc> acc(std::size_t(D), Acc(0));
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const T* g = dy + readers[std::size_t(i)] * D;
+        for (std::int64_t j = 0; j < D; ++j) acc[std::size_t(j)] += convert<Acc>(g[j]);
+      }
+      for (std::int64_t j = 0; j < D; ++j) out[j] = convert<T>(acc[std::size_t(j)]);
     }
-    std::vector<Acc> acc(std::size_t(D), Acc(0));
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const T* g = dy + readers[std::size_t(i)] * D;
-      for (std::int64_t j = 0; j < D; ++j) acc[std::size_t(j)] += convert<Acc>(g[j]);
-    }
-    for (std::int64_t j = 0; j < D; ++j) out[j] = convert<T>(acc[std::size_t(j)]);
   });
 }
 

@@ -3,10 +3,18 @@
 // Row-major throughout. float and double go straight to cblas_sgemm/dgemm; bf16/f16 operands are widened
 // to float, multiplied by sgemm and rounded back, which is how the CPU emulates 16-bit storage with fp32
 // accumulation. Batches are strided (stride 0 broadcasts one operand across the batch).
+//
+// Threading: a GEMM worth splitting runs as one OpenMP region whose threads each make single-threaded BLAS
+// calls (OpenBLAS's OpenMP build runs serially inside a region) on whole batch items or on row panels of
+// C. OpenBLAS's own threading synchronises its threads many times per call, which a shared machine
+// punishes. Panels leave the bits as one call gives them (see gemm_rows), so the result does not depend on
+// the thread count. Called inside a region (attention's per-head products), gemm runs serially.
 #pragma once
 
 #include <cblas.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -29,21 +37,58 @@ namespace detail {
 inline std::int64_t tight_ld(bool trans, std::int64_t rows, std::int64_t cols) { return trans ? rows : cols; }
 
 template <class T>
+void blas_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+               const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const auto ota = ta ? CblasTrans : CblasNoTrans, otb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ota, otb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  } else {
+    cblas_dgemm(CblasRowMajor, ota, otb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  }
+}
+
+// Multiply-adds below which a GEMM stays on one thread: OpenBLAS's own threshold (65536 * 4), under which
+// it does not thread either.
+inline constexpr std::int64_t gemm_serial_work = std::int64_t(1) << 18;
+
+// Row panels of C start at multiples of this. OpenBLAS's kernels tile the rows of a row-major C in groups
+// of 4, 8 or 12 (24 rows: Haswell/Zen sgemm, and the dgemm kernels), and a row's bits depend on the tile
+// that computes it; panels aligned to the tiles leave every tile, and so every bit, as in one call.
+// (Column panels do not: the last columns of each call take another path.) Checked at 1, 2, 3 threads
+// by tests/unit/ops/test_cpu_parallel.cpp.
+inline constexpr std::int64_t gemm_rows = 24;
+
+template <class T>
 void blas_gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c) {
-  const auto ta = s.trans_a ? CblasTrans : CblasNoTrans, tb = s.trans_b ? CblasTrans : CblasNoTrans;
   const std::int64_t lda = s.lda ? s.lda : tight_ld(s.trans_a, s.m, s.k);
   const std::int64_t ldb = s.ldb ? s.ldb : tight_ld(s.trans_b, s.k, s.n);
   const std::int64_t ldc = s.ldc ? s.ldc : s.n;
-  for (std::int64_t i = 0; i < s.batch; ++i) {
-    const T* ai = a + i * s.stride_a;
-    const T* bi = b + i * s.stride_b;
-    T* ci = c + i * s.stride_c;
-    if constexpr (std::is_same_v<T, float>)
-      cblas_sgemm(CblasRowMajor, ta, tb, int(s.m), int(s.n), int(s.k), alpha, ai, int(lda), bi, int(ldb), beta, ci,
-                  int(ldc));
-    else
-      cblas_dgemm(CblasRowMajor, ta, tb, int(s.m), int(s.n), int(s.k), alpha, ai, int(lda), bi, int(ldb), beta, ci,
-                  int(ldc));
+  if (s.batch <= 0 || s.m <= 0 || s.n <= 0) return;
+  const std::int64_t work = s.m * s.n * std::max<std::int64_t>(s.k, 1);
+  const int threads = omp_in_parallel() || s.batch * work < gemm_serial_work ? 1 : omp_get_max_threads();
+  // Pieces per batch item: row panels of C when there are fewer items than threads.
+  const std::int64_t pieces =
+      s.batch >= threads ? 1
+                         : std::min<std::int64_t>((threads + s.batch - 1) / s.batch, (s.m + gemm_rows - 1) / gemm_rows);
+  auto edge = [&](std::int64_t p) {  // first row of panel p: a multiple of gemm_rows, nearest to an even split
+    return p >= pieces ? s.m : std::min(s.m, (s.m * p / pieces + gemm_rows / 2) / gemm_rows * gemm_rows);
+  };
+  auto piece = [&](std::int64_t task) {
+    const std::int64_t i = task / pieces, lo = edge(task % pieces), hi = edge(task % pieces + 1);
+    if (lo >= hi) return;
+    blas_call(s.trans_a, s.trans_b, hi - lo, s.n, s.k, alpha, a + i * s.stride_a + (s.trans_a ? lo : lo * lda), lda,
+              b + i * s.stride_b, ldb, beta, c + i * s.stride_c + lo * ldc, ldc);
+  };
+  const std::int64_t tasks = s.batch * pieces;
+  if (threads == 1 || tasks == 1) {
+    for (std::int64_t t = 0; t < tasks; ++t) piece(t);
+    return;
+  }
+  const int team = int(std::min<std::int64_t>(threads, tasks));
+#pragma omp parallel num_threads(team)
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (std::int64_t task = tasks * t / nt; task < tasks * (t + 1) / nt; ++task) piece(task);
   }
 }
 
@@ -52,9 +97,11 @@ template <class T>
 std::vector<float> widen(const T* p, std::int64_t batch, std::int64_t bs, std::int64_t rows, std::int64_t cols,
                          std::int64_t ld) {
   std::vector<float> out(std::size_t(batch * rows * cols));
-  parallel_for(batch * rows, [&](std::int64_t br) {
-    const std::int64_t bi = br / rows, r = br % rows;
-    for (std::int64_t j = 0; j < cols; ++j) out[std::size_t(br * cols + j)] = convert<float>(p[bi * bs + r * ld + j]);
+  parallel_ranges(batch * rows, cols, [&](std::int64_t br0, std::int64_t br1) {
+    for (std::int64_t br = br0; br < br1; ++br) {
+      const std::int64_t bi = br / rows, r = br % rows;
+      for (std::int64_t j = 0; j < cols; ++j) out[std::size_t(br * cols + j)] = convert<float>(p[bi * bs + r * ld + j]);
+    }
   });
   return out;
 }
@@ -80,9 +127,12 @@ void gemm(Backend, const GemmShape& s, double alpha, const T* a, const T* b, dou
     f.stride_b = sb;
     f.stride_c = s.m * s.n;
     detail::blas_gemm<float>(f, float(alpha), fa.data(), fb.data(), float(beta), fc.data());
-    parallel_for(s.batch * s.m, [&](std::int64_t bm) {
-      const std::int64_t bi = bm / s.m, r = bm % s.m;
-      for (std::int64_t j = 0; j < s.n; ++j) c[bi * s.stride_c + r * ldc + j] = convert<T>(fc[std::size_t(bm * s.n + j)]);
+    parallel_ranges(s.batch * s.m, s.n, [&](std::int64_t bm0, std::int64_t bm1) {
+      for (std::int64_t bm = bm0; bm < bm1; ++bm) {
+        const std::int64_t bi = bm / s.m, r = bm % s.m;
+        for (std::int64_t j = 0; j < s.n; ++j)
+          c[bi * s.stride_c + r * ldc + j] = convert<T>(fc[std::size_t(bm * s.n + j)]);
+      }
     });
   }
 }

@@ -19,13 +19,15 @@ namespace evaclip::cpu {
 // y: (R, C); norm: (R,); x: (R, C).
 template <class Acc, class T>
 void l2_normalize_forward(Backend, T* y, Acc* norm, const T* x, std::int64_t R, std::int64_t C, double eps) {
-  parallel_for(R, [&](std::int64_t r) {
-    const T* xr = x + r * C;
-    Acc ss = 0;
-    for (std::int64_t j = 0; j < C; ++j) ss += convert<Acc>(xr[j]) * convert<Acc>(xr[j]);
-    norm[r] = std::sqrt(ss);
-    const Acc inv = Acc(1) / std::max(norm[r], Acc(eps));
-    for (std::int64_t j = 0; j < C; ++j) y[r * C + j] = convert<T>(convert<Acc>(xr[j]) * inv);
+  parallel_ranges(R, 2 * C, [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      const T* xr = x + r * C;
+      Acc ss = 0;
+      for (std::int64_t j = 0; j < C; ++j) ss += convert<Acc>(xr[j]) * convert<Acc>(xr[j]);
+      norm[r] = std::sqrt(ss);
+      const Acc inv = Acc(1) / std::max(norm[r], Acc(eps));
+      for (std::int64_t j = 0; j < C; ++j) y[r * C + j] = convert<T>(convert<Acc>(xr[j]) * inv);
+    }
   });
 }
 
@@ -33,18 +35,20 @@ void l2_normalize_forward(Backend, T* y, Acc* norm, const T* x, std::int64_t R, 
 template <class Acc, class T>
 void l2_normalize_backward(Backend, T* dx, const T* dy, const T* x, const Acc* norm, std::int64_t R, std::int64_t C,
                            double eps) {
-  parallel_for(R, [&](std::int64_t r) {
-    const T* xr = x + r * C;
-    const T* gr = dy + r * C;
-    if (norm[r] < Acc(eps)) {
-      for (std::int64_t j = 0; j < C; ++j) dx[r * C + j] = convert<T>(convert<Acc>(gr[j]) / Acc(eps));
-      return;
+  parallel_ranges(R, 2 * C, [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      const T* xr = x + r * C;
+      const T* gr = dy + r * C;
+      if (norm[r] < Acc(eps)) {
+        for (std::int64_t j = 0; j < C; ++j) dx[r * C + j] = convert<T>(convert<Acc>(gr[j]) / Acc(eps));
+        continue;
+      }
+      const Acc inv = Acc(1) / norm[r];
+      Acc gy = 0;  // dy · y
+      for (std::int64_t j = 0; j < C; ++j) gy += convert<Acc>(gr[j]) * convert<Acc>(xr[j]) * inv;
+      for (std::int64_t j = 0; j < C; ++j)
+        dx[r * C + j] = convert<T>((convert<Acc>(gr[j]) - gy * convert<Acc>(xr[j]) * inv) * inv);
     }
-    const Acc inv = Acc(1) / norm[r];
-    Acc gy = 0;  // dy · y
-    for (std::int64_t j = 0; j < C; ++j) gy += convert<Acc>(gr[j]) * convert<Acc>(xr[j]) * inv;
-    for (std::int64_t j = 0; j < C; ++j)
-      dx[r * C + j] = convert<T>((convert<Acc>(gr[j]) - gy * convert<Acc>(xr[j]) * inv) * inv);
   });
 }
 

@@ -6,10 +6,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "evaclip/core/backend.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/ops/cpu/parallel.hpp"
+#include "evaclip/ops/cpu/vector_math.hpp"
 
 namespace evaclip::cpu {
 
@@ -17,23 +19,23 @@ namespace evaclip::cpu {
 template <class Acc, class T>
 void layernorm_forward(Backend, T* y, Acc* mean, Acc* rstd, const T* x, const T* w, const T* b, std::int64_t R,
                        std::int64_t C, double eps) {
-  parallel_for(R, [&](std::int64_t r) {
-    const T* xr = x + r * C;
-    Acc m = 0;
-    for (std::int64_t j = 0; j < C; ++j) m += convert<Acc>(xr[j]);
-    m /= Acc(C);
-    Acc v = 0;  // two-pass variance: no cancellation for large means
-    for (std::int64_t j = 0; j < C; ++j) {
-      const Acc d = convert<Acc>(xr[j]) - m;
-      v += d * d;
-    }
-    const Acc rs = Acc(1) / std::sqrt(v / Acc(C) + Acc(eps));
-    mean[r] = m;
-    rstd[r] = rs;
-    T* yr = y + r * C;
-    for (std::int64_t j = 0; j < C; ++j) {
-      const Acc xh = (convert<Acc>(xr[j]) - m) * rs;
-      yr[j] = convert<T>(xh * convert<Acc>(w[j]) + (b ? convert<Acc>(b[j]) : Acc(0)));
+  parallel_ranges(R, 4 * C, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * C;
+      const Acc m = vec::sum<Acc>(xr, C) / Acc(C);
+      const Acc var = vec::sum_sq_dev<Acc>(xr, C, m) / Acc(C);  // two-pass: no cancellation for large means
+      const Acc rs = Acc(1) / std::sqrt(var + Acc(eps));
+      mean[r] = m;
+      rstd[r] = rs;
+      T* yr = y + r * C;
+      if (b) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < C; ++j)
+          yr[j] = convert<T>((convert<Acc>(xr[j]) - m) * rs * convert<Acc>(w[j]) + convert<Acc>(b[j]));
+      } else {
+#pragma omp simd
+        for (std::int64_t j = 0; j < C; ++j) yr[j] = convert<T>((convert<Acc>(xr[j]) - m) * rs * convert<Acc>(w[j]));
+      }
     }
   });
 }
@@ -44,21 +46,25 @@ template <class Acc, class T>
 void layernorm_backward(Backend, T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, const Acc* mean,
                         const Acc* rstd, std::int64_t R, std::int64_t C) {
   if (dx) {
-    parallel_for(R, [&](std::int64_t r) {
-      const T* xr = x + r * C;
-      const T* gr = dy + r * C;
-      Acc sg = 0, sgx = 0;
-      for (std::int64_t j = 0; j < C; ++j) {
-        const Acc g = convert<Acc>(gr[j]) * convert<Acc>(w[j]);
-        sg += g;
-        sgx += g * (convert<Acc>(xr[j]) - mean[r]) * rstd[r];
-      }
-      sg /= Acc(C);
-      sgx /= Acc(C);
-      for (std::int64_t j = 0; j < C; ++j) {
-        const Acc g = convert<Acc>(gr[j]) * convert<Acc>(w[j]);
-        const Acc xh = (convert<Acc>(xr[j]) - mean[r]) * rstd[r];
-        dx[r * C + j] = convert<T>(rstd[r] * (g - sg - xh * sgx));
+    parallel_ranges(R, 6 * C, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const T* xr = x + r * C;
+        const T* gr = dy + r * C;
+        const Acc mr = mean[r], rs = rstd[r];
+        const Acc sg = vec::dot<Acc>(gr, w, C) / Acc(C);  // mean of g = dy * w
+        const Acc sgx =
+            vec::blocked_sum<Acc>(C,
+                                  [&](std::int64_t j) {  // mean of g * xhat
+                                    return convert<Acc>(gr[j]) * convert<Acc>(w[j]) * ((convert<Acc>(xr[j]) - mr) * rs);
+                                  }) /
+            Acc(C);
+        T* dr = dx + r * C;
+#pragma omp simd
+        for (std::int64_t j = 0; j < C; ++j) {
+          const Acc g = convert<Acc>(gr[j]) * convert<Acc>(w[j]);
+          const Acc xh = (convert<Acc>(xr[j]) - mr) * rs;
+          dr[j] = convert<T>(rs * (g - sg - xh * sgx));
+        }
       }
     });
   }

@@ -28,15 +28,17 @@ void strided_copy(Backend, T* dst, const Strides& dst_strides, const T* src, con
   // The last dimension is the inner loop; every "row" (index over the others) is an independent task.
   const std::int64_t inner = shape.back(), rows = numel(shape) / inner;
   const std::int64_t ds = dst_strides.back(), ss = src_strides.back();
-  parallel_for(rows, [&](std::int64_t r) {
-    std::int64_t od = 0, os = 0, rem = r;
-    for (std::size_t d = rank - 1; d-- > 0;) {  // unravel r over dims [0, rank-1)
-      const std::int64_t i = rem % shape[d];
-      rem /= shape[d];
-      od += i * dst_strides[d];
-      os += i * src_strides[d];
+  parallel_ranges(rows, inner, [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      std::int64_t od = 0, os = 0, rem = r;
+      for (std::size_t d = rank - 1; d-- > 0;) {  // unravel r over dims [0, rank-1)
+        const std::int64_t i = rem % shape[d];
+        rem /= shape[d];
+        od += i * dst_strides[d];
+        os += i * src_strides[d];
+      }
+      for (std::int64_t j = 0; j < inner; ++j) dst[od + j * ds] = src[os + j * ss];
     }
-    for (std::int64_t j = 0; j < inner; ++j) dst[od + j * ds] = src[os + j * ss];
   });
 }
 

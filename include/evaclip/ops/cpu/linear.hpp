@@ -19,7 +19,12 @@ namespace evaclip::cpu {
 template <class Acc, class T>
 void linear_forward(Backend be, T* y, const T* x, const T* w, const T* b, std::int64_t R, std::int64_t K,
                     std::int64_t N) {
-  if (b) parallel_for(R, [&](std::int64_t r) { std::copy(b, b + N, y + r * N); });
+  if (b)
+    parallel_ranges(R, N, [&](std::int64_t r_begin, std::int64_t r_end) {
+      for (std::int64_t r = r_begin; r < r_end; ++r) {
+        std::copy(b, b + N, y + r * N);
+      }
+    });
   GemmShape s;
   s.trans_b = true;  // x (R, K) times w^T (K, N)
   s.m = R, s.n = N, s.k = K;

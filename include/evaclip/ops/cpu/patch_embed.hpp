@@ -29,12 +29,14 @@ namespace detail {
 // Calls copy_row(image offset, column offset) for every kernel row (b, n, c, ky): P contiguous pixels each side.
 template <class F>
 void for_each_patch_row(const PatchGeometry& g, F&& copy_row) {
-  parallel_for(g.rows(), [&](std::int64_t r) {
-    const std::int64_t b = r / g.tokens(), n = r % g.tokens();
-    const std::int64_t y0 = n / g.grid_w() * g.P, x0 = n % g.grid_w() * g.P;
-    for (std::int64_t c = 0; c < g.C; ++c)
-      for (std::int64_t ky = 0; ky < g.P; ++ky)
-        copy_row(((b * g.C + c) * g.H + y0 + ky) * g.W + x0, r * g.patch_size() + (c * g.P + ky) * g.P);
+  parallel_ranges(g.rows(), g.patch_size(), [&](std::int64_t r_begin, std::int64_t r_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      const std::int64_t b = r / g.tokens(), n = r % g.tokens();
+      const std::int64_t y0 = n / g.grid_w() * g.P, x0 = n % g.grid_w() * g.P;
+      for (std::int64_t c = 0; c < g.C; ++c)
+        for (std::int64_t ky = 0; ky < g.P; ++ky)
+          copy_row(((b * g.C + c) * g.H + y0 + ky) * g.W + x0, r * g.patch_size() + (c * g.P + ky) * g.P);
+    }
   });
 }
 }  // namespace detail
@@ -60,7 +62,11 @@ void patch_embed_forward(Backend be, T* y, const T* images, const T* w, const T*
   std::vector<T> cols(std::size_t(g.rows() * g.patch_size()));
   im2col_patches(cols.data(), images, g);
   if (b) {  // start from the bias rows and let the GEMM add onto them (beta = 1)
-    parallel_for(g.rows(), [&](std::int64_t r) { std::copy(b, b + D, y + r * D); });
+    parallel_ranges(g.rows(), D, [&](std::int64_t r_begin, std::int64_t r_end) {
+      for (std::int64_t r = r_begin; r < r_end; ++r) {
+        std::copy(b, b + D, y + r * D);
+      }
+    });
   }
   GemmShape s;
   s.trans_b = true;

@@ -21,20 +21,22 @@ template <class Acc, class T>
 void rope2d_forward(Backend, T* y, const T* x, const Acc* cos, const Acc* sin, std::int64_t B, std::int64_t H,
                     std::int64_t L, std::int64_t hd, std::int64_t prefix, bool per_sample) {
   const std::int64_t table_stride = per_sample ? (L - prefix) * hd : 0;  // between samples
-  parallel_for(B * H * L, [&](std::int64_t row) {
-    const std::int64_t b = row / (H * L), t = row % L;
-    const T* xr = x + row * hd;
-    T* yr = y + row * hd;
-    if (t < prefix) {
-      std::copy(xr, xr + hd, yr);
-      return;
-    }
-    const Acc* c = cos + b * table_stride + (t - prefix) * hd;
-    const Acc* s = sin + b * table_stride + (t - prefix) * hd;
-    for (std::int64_t i = 0; i < hd; i += 2) {
-      const Acc x0 = convert<Acc>(xr[i]), x1 = convert<Acc>(xr[i + 1]);
-      yr[i] = convert<T>(x0 * c[i] - x1 * s[i]);
-      yr[i + 1] = convert<T>(x1 * c[i + 1] + x0 * s[i + 1]);
+  parallel_ranges(B * H * L, hd, [&](std::int64_t row_begin, std::int64_t row_end) {
+    for (std::int64_t row = row_begin; row < row_end; ++row) {
+      const std::int64_t b = row / (H * L), t = row % L;
+      const T* xr = x + row * hd;
+      T* yr = y + row * hd;
+      if (t < prefix) {
+        std::copy(xr, xr + hd, yr);
+        continue;
+      }
+      const Acc* c = cos + b * table_stride + (t - prefix) * hd;
+      const Acc* s = sin + b * table_stride + (t - prefix) * hd;
+      for (std::int64_t i = 0; i < hd; i += 2) {
+        const Acc x0 = convert<Acc>(xr[i]), x1 = convert<Acc>(xr[i + 1]);
+        yr[i] = convert<T>(x0 * c[i] - x1 * s[i]);
+        yr[i + 1] = convert<T>(x1 * c[i + 1] + x0 * s[i + 1]);
+      }
     }
   });
 }
@@ -44,20 +46,22 @@ template <class Acc, class T>
 void rope2d_backward(Backend, T* dx, const T* dy, const Acc* cos, const Acc* sin, std::int64_t B, std::int64_t H,
                      std::int64_t L, std::int64_t hd, std::int64_t prefix, bool per_sample) {
   const std::int64_t table_stride = per_sample ? (L - prefix) * hd : 0;
-  parallel_for(B * H * L, [&](std::int64_t row) {
-    const std::int64_t b = row / (H * L), t = row % L;
-    const T* gr = dy + row * hd;
-    T* dr = dx + row * hd;
-    if (t < prefix) {
-      std::copy(gr, gr + hd, dr);
-      return;
-    }
-    const Acc* c = cos + b * table_stride + (t - prefix) * hd;
-    const Acc* s = sin + b * table_stride + (t - prefix) * hd;
-    for (std::int64_t i = 0; i < hd; i += 2) {
-      const Acc g0 = convert<Acc>(gr[i]), g1 = convert<Acc>(gr[i + 1]);
-      dr[i] = convert<T>(g0 * c[i] + g1 * s[i + 1]);
-      dr[i + 1] = convert<T>(g1 * c[i + 1] - g0 * s[i]);
+  parallel_ranges(B * H * L, hd, [&](std::int64_t row_begin, std::int64_t row_end) {
+    for (std::int64_t row = row_begin; row < row_end; ++row) {
+      const std::int64_t b = row / (H * L), t = row % L;
+      const T* gr = dy + row * hd;
+      T* dr = dx + row * hd;
+      if (t < prefix) {
+        std::copy(gr, gr + hd, dr);
+        continue;
+      }
+      const Acc* c = cos + b * table_stride + (t - prefix) * hd;
+      const Acc* s = sin + b * table_stride + (t - prefix) * hd;
+      for (std::int64_t i = 0; i < hd; i += 2) {
+        const Acc g0 = convert<Acc>(gr[i]), g1 = convert<Acc>(gr[i + 1]);
+        dr[i] = convert<T>(g0 * c[i] + g1 * s[i + 1]);
+        dr[i + 1] = convert<T>(g1 * c[i + 1] - g0 * s[i]);
+      }
     }
   });
 }

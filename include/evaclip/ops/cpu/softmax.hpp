@@ -7,37 +7,45 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "evaclip/core/backend.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/ops/cpu/parallel.hpp"
+#include "evaclip/ops/cpu/vector_math.hpp"
 
 namespace evaclip::cpu {
 
 // y, x: (R, C).
 template <class Acc, class T>
 void softmax_forward(Backend, T* y, const T* x, std::int64_t R, std::int64_t C) {
-  parallel_for(R, [&](std::int64_t r) {
-    const T* xr = x + r * C;
-    T* yr = y + r * C;
-    Acc mx = -INFINITY;
-    for (std::int64_t j = 0; j < C; ++j) mx = std::max(mx, convert<Acc>(xr[j]));
-    Acc sum = 0;
-    for (std::int64_t j = 0; j < C; ++j) sum += std::exp(convert<Acc>(xr[j]) - mx);
-    const Acc inv = Acc(1) / sum;
-    for (std::int64_t j = 0; j < C; ++j) yr[j] = convert<T>(std::exp(convert<Acc>(xr[j]) - mx) * inv);
+  parallel_ranges(R, 4 * C, [&](std::int64_t r0, std::int64_t r1) {
+    std::vector<Acc> e(static_cast<std::size_t>(C));
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * C;
+      T* yr = y + r * C;
+      const Acc mx = vec::max<Acc>(xr, C);
+#pragma omp simd
+      for (std::int64_t j = 0; j < C; ++j) e[std::size_t(j)] = vec::exp(convert<Acc>(xr[j]) - mx);
+      const Acc inv = Acc(1) / vec::sum<Acc>(e.data(), C);
+#pragma omp simd
+      for (std::int64_t j = 0; j < C; ++j) yr[j] = convert<T>(e[std::size_t(j)] * inv);
+    }
   });
 }
 
 // dx = y * (dy - sum_j dy_j y_j), row by row. dx is overwritten.
 template <class Acc, class T>
 void softmax_backward(Backend, T* dx, const T* dy, const T* y, std::int64_t R, std::int64_t C) {
-  parallel_for(R, [&](std::int64_t r) {
-    const T* gr = dy + r * C;
-    const T* yr = y + r * C;
-    Acc dot = 0;
-    for (std::int64_t j = 0; j < C; ++j) dot += convert<Acc>(gr[j]) * convert<Acc>(yr[j]);
-    for (std::int64_t j = 0; j < C; ++j) dx[r * C + j] = convert<T>(convert<Acc>(yr[j]) * (convert<Acc>(gr[j]) - dot));
+  parallel_ranges(R, 2 * C, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const T* gr = dy + r * C;
+      const T* yr = y + r * C;
+      const Acc dot = vec::dot<Acc>(gr, yr, C);
+      T* dr = dx + r * C;
+#pragma omp simd
+      for (std::int64_t j = 0; j < C; ++j) dr[j] = convert<T>(convert<Acc>(yr[j]) * (convert<Acc>(gr[j]) - dot));
+    }
   });
 }
 
