@@ -6,7 +6,7 @@
 #   tools/gpu_check.sh [--build] [--quick]
 #     --build   build in build-gpu/ with CMake even when a bundle is there (needs every dependency)
 #     --quick   tests only: no benchmarks, no peers
-# Environment: OUT (default out/gpu_check), BENCH_MIN_TIME (default 0.2s).
+# Environment: OUT (default out/gpu_check), BENCH_MIN_TIME (default 0.2).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-out/gpu_check}
@@ -33,6 +33,10 @@ if [ $build_mode = 0 ] && [ -f .gpu/bundle.tar.xz ]; then
   # The test binaries name fixtures and programs by the absolute paths of the machine that built them.
   src=$(cat "$stage/source_dir") bld=$(cat "$stage/build_dir")
   if [ "$(realpath "$src" 2>/dev/null)" != "$(pwd -P)" ]; then
+    if [ -e "$src" ] && [ ! -L "$src" ]; then
+      echo "gpu_check: the bundle was built in $src, which exists here as another folder; run from there" >&2
+      exit 1
+    fi
     mkdir -p "$(dirname "$src")" && ln -sfn "$(pwd -P)" "$src"
   fi
   [ -e "$bld/bin/evaclip-features" ] || { rm -rf "$bld"; mkdir -p "$(dirname "$bld")"; ln -sfn "$stage" "$bld"; }
@@ -78,7 +82,7 @@ if [ $quick = 0 ]; then
     [ -x "$b" ] || continue
     name=$(basename "$b")
     log "bench: $name"
-    timeout 120 "$b" --benchmark_min_time="${BENCH_MIN_TIME:-0.2s}" --benchmark_format=json \
+    timeout 120 "$b" --benchmark_min_time="${BENCH_MIN_TIME:-0.2}" --benchmark_format=json \
       > "$OUT/$name.json" 2> "$OUT/$name.err" || echo "gpu_check: $name failed (see $OUT/$name.err)"
   done
   for p in benchmarks/peers/*_cuda_peer.py; do

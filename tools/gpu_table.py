@@ -48,9 +48,18 @@ def benches(out):
         if j is None:
             continue
         print(f"{f.stem}")
-        for b in j.get("benchmarks", []):
+        rows = j.get("benchmarks", [])
+        # With repetitions, one line per benchmark: its median (or its error, once).
+        aggregated = {b.get("run_name") for b in rows if b.get("run_type") == "aggregate"}
+        seen = set()
+        for b in rows:
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
                 continue
+            if b.get("run_type") != "aggregate" and b.get("run_name") in aggregated:
+                continue
+            if b["name"] in seen:
+                continue
+            seen.add(b["name"])
             cols = [f"{c} {b[c]:.3g}" for c in COUNTERS if c in b]
             t = f"{b.get('real_time', 0):.4g} {b.get('time_unit', '')}"
             err = " ERROR " + b["error_message"] if b.get("error_occurred") else ""
