@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
+
+#include <cuda_runtime.h>
 
 #include "evaclip/core/cuda_memory.hpp"
 #include "evaclip/core/random.hpp"
@@ -25,6 +28,9 @@ class GpuTest : public ::testing::Test {
     if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
   }
 };
+
+// The storage types every kernel is tested in (typed test suites).
+using StorageTypes = ::testing::Types<float, bf16, f16>;
 
 // The kernels' tolerance for storage type T, relative to the reference's largest magnitude.
 template <class T>
@@ -57,6 +63,39 @@ inline ::testing::AssertionResult close_to_reference(const Tensor& ref, const Te
   if (worst <= rel * std::max(scale, 1e-30)) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "worst [" << wi << "]: reference " << a[wi] << " got " << b[wi]
                                        << ", error " << worst << " > " << rel << " x max|ref| " << scale;
+}
+
+// A device tensor filled with 0xFF bytes: NaN in float, bf16 and f16, so an element a kernel fails to
+// write cannot pass a comparison.
+inline Tensor poisoned(Shape s, DType dt) {
+  Tensor t = Tensor::empty(std::move(s), dt, Device::cuda);
+  EXPECT_EQ(cudaMemset(t.raw(), 0xFF, t.nbytes()), cudaSuccess);
+  return t;
+}
+
+// Fails the test when the device reports an error (a kernel fault surfaces at the next synchronisation).
+inline void expect_synced() {
+  const cudaError_t e = cudaDeviceSynchronize();
+  ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
+}
+
+// Equal shapes, dtypes and bytes (got on either device); names the first differing element.
+inline ::testing::AssertionResult same_bits(const Tensor& want, const Tensor& got_any) {
+  const Tensor got = got_any.to(Device::cpu);
+  if (want.shape() != got.shape() || want.dtype() != got.dtype())
+    return ::testing::AssertionFailure() << "shape/dtype " << to_string(got.shape()) << " vs "
+                                         << to_string(want.shape());
+  const std::size_t es = dtype_size(want.dtype());
+  const auto* a = static_cast<const unsigned char*>(want.raw());
+  const auto* b = static_cast<const unsigned char*>(got.raw());
+  for (std::int64_t i = 0; i < want.numel(); ++i) {
+    if (std::memcmp(a + i * es, b + i * es, es) != 0) {
+      const auto wv = want.to_vector(), gv = got.to_vector();
+      return ::testing::AssertionFailure() << "element " << i << " of " << to_string(want.shape()) << ": reference "
+                                           << wv[std::size_t(i)] << ", got " << gv[std::size_t(i)];
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace evaclip::gpu_test

@@ -18,25 +18,9 @@
 using namespace evaclip;
 namespace gpu = evaclip::cuda;
 namespace ref = evaclip::cpu;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
-
-using StorageTypes = ::testing::Types<float, bf16, f16>;
-
-Tensor poisoned(Shape s, DType dt) {
-  Tensor t = Tensor::empty(std::move(s), dt, Device::cuda);
-  EXPECT_EQ(cudaMemset(t.raw(), 0xFF, t.nbytes()), cudaSuccess);
-  return t;
-}
-
-void expect_synced() {
-  const cudaError_t e = cudaDeviceSynchronize();
-  ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
-}
 
 enum class Act { gelu, silu, swiglu };
 

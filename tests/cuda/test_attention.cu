@@ -22,10 +22,7 @@
 #include "gpu_test_util.cuh"
 
 using namespace evaclip;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
 

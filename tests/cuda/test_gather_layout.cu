@@ -24,45 +24,9 @@
 using namespace evaclip;
 namespace gpu = evaclip::cuda;
 namespace ref = evaclip::cpu;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
-
-using StorageTypes = ::testing::Types<float, bf16, f16>;
-
-// A device tensor filled with 0xFF bytes: NaN in float, bf16 and f16.
-Tensor poisoned(const Shape& s, DType dt) {
-  Tensor t = Tensor::empty(s, dt, Device::cuda);
-  EXPECT_EQ(cudaMemset(t.raw(), 0xFF, t.nbytes()), cudaSuccess);
-  return t;
-}
-
-void expect_synced() {
-  const cudaError_t e = cudaDeviceSynchronize();
-  ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
-}
-
-// Equal shapes, dtypes and bytes (both contiguous); names the first differing element.
-::testing::AssertionResult same_bits(const Tensor& want, const Tensor& got_any) {
-  const Tensor got = got_any.to(Device::cpu);
-  if (want.shape() != got.shape() || want.dtype() != got.dtype())
-    return ::testing::AssertionFailure() << "shape/dtype " << to_string(got.shape()) << " vs "
-                                         << to_string(want.shape());
-  const std::size_t es = dtype_size(want.dtype());
-  const auto* a = static_cast<const unsigned char*>(want.raw());
-  const auto* b = static_cast<const unsigned char*>(got.raw());
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    if (std::memcmp(a + i * es, b + i * es, es) != 0) {
-      const auto wv = want.to_vector(), gv = got.to_vector();
-      return ::testing::AssertionFailure() << "element " << i << " of " << to_string(want.shape()) << ": reference "
-                                           << wv[std::size_t(i)] << ", got " << gv[std::size_t(i)];
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 Tensor random_indices(Shape s, std::int64_t limit, std::uint64_t seed) {
   Rng rng(seed);

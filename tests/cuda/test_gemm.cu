@@ -18,10 +18,7 @@
 #include "gpu_test_util.cuh"
 
 using namespace evaclip;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
 
@@ -91,7 +88,6 @@ Tensor epilogue_reference(const cpu::GemmShape& s, const Tensor& a, const Tensor
 
 template <class T>
 class GemmTyped : public GpuTest {};
-using StorageTypes = ::testing::Types<float, bf16, f16>;
 TYPED_TEST_SUITE(GemmTyped, StorageTypes);
 
 class Gemm : public GpuTest {};

@@ -26,26 +26,9 @@
 using namespace evaclip;
 namespace gpu = evaclip::cuda;
 namespace ref = evaclip::cpu;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
-
-using StorageTypes = ::testing::Types<float, bf16, f16>;
-
-// A device tensor filled with 0xFF bytes: NaN in float, bf16 and f16.
-Tensor poisoned(Shape s, DType dt) {
-  Tensor t = Tensor::empty(std::move(s), dt, Device::cuda);
-  EXPECT_EQ(cudaMemset(t.raw(), 0xFF, t.nbytes()), cudaSuccess);
-  return t;
-}
-
-void expect_synced() {
-  const cudaError_t e = cudaDeviceSynchronize();
-  ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
-}
 
 // n values N(offset, std²) in dtype dt. A row mean far from 0 (offset) exercises the two-pass variance.
 Tensor host_values(std::int64_t n, DType dt, std::uint64_t seed, double std, double offset) {

@@ -16,10 +16,7 @@
 #include "gpu_test_util.cuh"
 
 using namespace evaclip;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
 
@@ -61,7 +58,6 @@ cpu::MatmulDims dims(std::int64_t batch, std::int64_t m, std::int64_t n, std::in
 
 template <class T>
 class LinearMatmul : public GpuTest {};
-using StorageTypes = ::testing::Types<float, bf16, f16>;
 TYPED_TEST_SUITE(LinearMatmul, StorageTypes);
 
 }  // namespace

@@ -15,8 +15,7 @@
 #include "gpu_test_util.cuh"
 
 using namespace evaclip;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
+using namespace evaclip::gpu_test;
 
 namespace {
 

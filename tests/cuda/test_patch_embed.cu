@@ -14,10 +14,7 @@
 #include "gpu_test_util.cuh"
 
 using namespace evaclip;
-using evaclip::gpu_test::close_to_reference;
-using evaclip::gpu_test::GpuTest;
-using evaclip::gpu_test::host_randn;
-using evaclip::gpu_test::tolerance;
+using namespace evaclip::gpu_test;
 
 namespace {
 
@@ -41,7 +38,6 @@ template <class T>
 
 template <class T>
 class PatchEmbed : public GpuTest {};
-using StorageTypes = ::testing::Types<float, bf16, f16>;
 TYPED_TEST_SUITE(PatchEmbed, StorageTypes);
 
 // P = 16, 8, 4, 2, 14, 6, 3, 1: every vector width from 16 bytes down to one element, for each type.

@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "evaclip/ops/cuda/common.cuh"
-#include "evaclip/ops/cuda/layernorm.cuh"
+#include "evaclip/ops/cuda/softmax.cuh"
 
 namespace evaclip::cuda {
 
@@ -26,13 +26,7 @@ __global__ void __launch_bounds__(kWarp ? 32 * kWarpRows : kMaxBlockThreads)
   if (rt.row >= R) return;
   const T* xr = x + rt.row * C;
   RowCache<N, V> c;
-  float mx = -INFINITY;
-  c.each(rt.t, rt.G, C, [&](int e, float(&v)[N]) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
-  });
-  mx = row_max<kWarp>(mx, scratch);
+  const float mx = load_row_max<T, N, V, kWarp>(c, rt, xr, C, scratch);
   float s = 0;
   c.each(rt.t, rt.G, C, [&](int, float(&v)[N]) {
 #pragma unroll
@@ -46,20 +40,8 @@ template <class T, int N>
 __global__ void __launch_bounds__(kMaxBlockThreads) logsumexp_uncached(float* lse, const T* x, int C) {
   __shared__ float scratch[32];
   const T* xr = x + std::int64_t(blockIdx.x) * C;
-  const int step = int(blockDim.x) * N;
-  float v[N], mx = -INFINITY, s = 0;
-  for (int e = int(threadIdx.x) * N; e < C; e += step) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
-  }
-  mx = block_max(mx, scratch);
-  for (int e = int(threadIdx.x) * N; e < C; e += step) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) s += expf(v[i] - mx);
-  }
-  s = block_sum(s, scratch);
+  float mx, s;
+  uncached_max_sumexp<T, N>(xr, C, scratch, mx, s);
   if (threadIdx.x == 0) lse[blockIdx.x] = mx + logf(s);
 }
 

@@ -18,6 +18,42 @@ namespace evaclip::cuda {
 
 namespace rows {
 
+// Loads row xr into the cache and returns its maximum (every thread of the row gets it). Shared with the
+// log-sum-exp of cross_entropy.cuh.
+template <class T, int N, int V, bool kWarp>
+__device__ __forceinline__ float load_row_max(RowCache<N, V>& c, const RowThread<kWarp>& rt, const T* xr, int C,
+                                              float* scratch) {
+  float mx = -INFINITY;
+  c.each(rt.t, rt.G, C, [&](int e, float(&v)[N]) {
+    load<T, N>(xr + e, v);
+#pragma unroll
+    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
+  });
+  return row_max<kWarp>(mx, scratch);
+}
+
+// For a row too wide for the cache (one block per row): its maximum mx and s = sum exp(x - mx), in two
+// reads of the row; every thread gets both.
+template <class T, int N>
+__device__ __forceinline__ void uncached_max_sumexp(const T* xr, int C, float* scratch, float& mx, float& s) {
+  const int step = int(blockDim.x) * N;
+  float v[N];
+  mx = -INFINITY;
+  s = 0;
+  for (int e = int(threadIdx.x) * N; e < C; e += step) {
+    load<T, N>(xr + e, v);
+#pragma unroll
+    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
+  }
+  mx = block_max(mx, scratch);
+  for (int e = int(threadIdx.x) * N; e < C; e += step) {
+    load<T, N>(xr + e, v);
+#pragma unroll
+    for (int i = 0; i < N; ++i) s += expf(v[i] - mx);
+  }
+  s = block_sum(s, scratch);
+}
+
 template <class T, int N, int V, bool kWarp>
 __global__ void __launch_bounds__(kWarp ? 32 * kWarpRows : kMaxBlockThreads)
     softmax_cached(T* y, const T* x, std::int64_t R, int C) {
@@ -26,13 +62,7 @@ __global__ void __launch_bounds__(kWarp ? 32 * kWarpRows : kMaxBlockThreads)
   if (rt.row >= R) return;
   const T* xr = x + rt.row * C;
   RowCache<N, V> c;
-  float mx = -INFINITY;
-  c.each(rt.t, rt.G, C, [&](int e, float(&v)[N]) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
-  });
-  mx = row_max<kWarp>(mx, scratch);
+  const float mx = load_row_max<T, N, V, kWarp>(c, rt, xr, C, scratch);
   float s = 0;
   c.each(rt.t, rt.G, C, [&](int, float(&v)[N]) {
 #pragma unroll
@@ -53,21 +83,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads) softmax_uncached(T* y, const
   __shared__ float scratch[32];
   const T* xr = x + std::int64_t(blockIdx.x) * C;
   T* yr = y + std::int64_t(blockIdx.x) * C;
-  const int step = int(blockDim.x) * N;
-  float v[N], mx = -INFINITY, s = 0;
-  for (int e = int(threadIdx.x) * N; e < C; e += step) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) mx = fmaxf(mx, v[i]);
-  }
-  mx = block_max(mx, scratch);
-  for (int e = int(threadIdx.x) * N; e < C; e += step) {
-    load<T, N>(xr + e, v);
-#pragma unroll
-    for (int i = 0; i < N; ++i) s += expf(v[i] - mx);
-  }
-  const float inv = 1.0f / block_sum(s, scratch);
-  for (int e = int(threadIdx.x) * N; e < C; e += step) {
+  float mx, s, v[N];
+  uncached_max_sumexp<T, N>(xr, C, scratch, mx, s);
+  const float inv = 1.0f / s;
+  for (int e = int(threadIdx.x) * N; e < C; e += int(blockDim.x) * N) {
     load<T, N>(xr + e, v);
 #pragma unroll
     for (int i = 0; i < N; ++i) v[i] = expf(v[i] - mx) * inv;
