@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "evaclip/core/cuda_memory.hpp"
+#include "cuda_timing.cuh"
 #include "evaclip/core/random.hpp"
 #include "evaclip/core/tensor.hpp"
 #include "evaclip/ops/attention_kernel.hpp"
@@ -25,8 +26,6 @@
 using namespace evaclip;
 
 namespace {
-
-constexpr double kCeilingTflops = 790.0;
 
 // {B, H, T, hd, causal, rope}
 void model_shapes(benchmark::internal::Benchmark* b) {
@@ -41,10 +40,7 @@ void model_shapes(benchmark::internal::Benchmark* b) {
 
 template <AttentionKernel K>
 void BM_rope_attention(benchmark::State& state) {
-  if (!cuda_available()) {
-    state.SkipWithError("no CUDA device");
-    return;
-  }
+  if (!bench::have_device(state)) return;
   const std::int64_t B = state.range(0), H = state.range(1), L = state.range(2), hd = state.range(3);
   const bool causal = state.range(4) != 0, rope = state.range(5) != 0;
   const Shape s{B, H, L, hd};
@@ -66,38 +62,11 @@ void BM_rope_attention(benchmark::State& state) {
                                            scale);
   };
 
-  int device = 0, l2 = 0;
-  EVACLIP_CUDA_CHECK(cudaGetDevice(&device), "bench_attention_cuda");
-  EVACLIP_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device), "bench_attention_cuda");
-  const std::size_t flush_bytes = std::size_t(std::max(l2, 1 << 20)) * 2;
-  void* flush = device_alloc(flush_bytes);
-  cudaEvent_t start, stop;
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&start), "bench_attention_cuda");
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&stop), "bench_attention_cuda");
-  for (int i = 0; i < 3; ++i) run();  // warm-up: module load, cuBLASLt plans, clocks
-  EVACLIP_CUDA_CHECK(cudaDeviceSynchronize(), "bench_attention_cuda: warm-up");
-  std::vector<double> seconds;
-  int rep = 0;
-  for (auto _ : state) {
-    EVACLIP_CUDA_CHECK(cudaMemsetAsync(flush, rep++ & 0xff, flush_bytes), "bench_attention_cuda: flush");
-    EVACLIP_CUDA_CHECK(cudaEventRecord(start), "bench_attention_cuda");
-    run();
-    EVACLIP_CUDA_CHECK(cudaEventRecord(stop), "bench_attention_cuda");
-    EVACLIP_CUDA_CHECK(cudaEventSynchronize(stop), "bench_attention_cuda");
-    float ms = 0;
-    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop), "bench_attention_cuda");
-    seconds.push_back(ms * 1e-3);
-    state.SetIterationTime(ms * 1e-3);
-  }
-  EVACLIP_CUDA_CHECK(cudaEventDestroy(start), "bench_attention_cuda");
-  EVACLIP_CUDA_CHECK(cudaEventDestroy(stop), "bench_attention_cuda");
-  device_free(flush);
-  std::nth_element(seconds.begin(), seconds.begin() + std::ptrdiff_t(seconds.size() / 2), seconds.end());
-  const double median = seconds[seconds.size() / 2];
+  const std::vector<double> seconds = bench::event_seconds(state, true, [&](int) { run(); });
+  const double median = bench::median(seconds);
   const double flops = 4.0 * double(L) * double(L) * double(hd) * double(B * H) * (causal ? 0.5 : 1.0);
   state.counters["median_ms"] = median * 1e3;
-  state.counters["TFLOP/s"] = flops / median / 1e12;
-  state.counters["frac_of_790"] = flops / median / 1e12 / kCeilingTflops;
+  bench::report_flops(state, flops, seconds);
 }
 
 }  // namespace

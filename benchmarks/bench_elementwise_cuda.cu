@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "cuda_timing.cuh"
 #include "evaclip/core/cuda_memory.hpp"
 #include "evaclip/core/tensor.hpp"
 #include "evaclip/ops/cuda/elementwise.cuh"
@@ -26,7 +27,6 @@ namespace gpu = evaclip::cuda;
 
 namespace {
 
-constexpr double kCopyTBs = 4.3;  // measured device-to-device copy bandwidth of the H200, bytes read + written
 constexpr std::int64_t kB = 1024, kT = 197, kD = 768, kH = 12, kHd = 64;
 constexpr std::int64_t kN = kB * kT * kD;  // 155 M elements, 310 MB in bf16
 
@@ -47,41 +47,14 @@ Tensor random_device(Shape s, std::uint32_t seed) {
   return t;
 }
 
-// Times launch(set) for set = 0, 1, 0, ... with CUDA events; reports bytes per launch as TB/s.
+// Times launch(set) for set = 0, 1, 0, ... (bench::event_seconds); reports bytes per launch as TB/s.
 void run_timed(benchmark::State& state, double bytes, const std::function<void(int)>& launch) {
-  for (int w = 0; w < 4; ++w) launch(w % 2);  // warm-up: module load, allocator, clocks
-  EVACLIP_CUDA_CHECK(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t start, stop;
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&start), "cudaEventCreate");
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&stop), "cudaEventCreate");
-  double total_s = 0;
-  int set = 0;
-  for (auto _ : state) {
-    EVACLIP_CUDA_CHECK(cudaEventRecord(start), "cudaEventRecord");
-    launch(set);
-    EVACLIP_CUDA_CHECK(cudaEventRecord(stop), "cudaEventRecord");
-    EVACLIP_CUDA_CHECK(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    state.SetIterationTime(ms * 1e-3);
-    total_s += ms * 1e-3;
-    set ^= 1;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  const double tbs = bytes * double(state.iterations()) / total_s / 1e12;
-  state.counters["TB/s"] = tbs;
-  state.counters["frac_of_4.3TB/s"] = tbs / kCopyTBs;
+  bench::report_bandwidth(state, bytes, bench::event_seconds(state, false, [&](int i) { launch(i % 2); }));
 }
 
-bool have_device(benchmark::State& state) {
-  if (cuda_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
 
 void BM_memcpy_d2d_bf16(benchmark::State& state) {  // the ceiling, same bytes as the split-heads copy
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::array<Tensor, 2> x = {random_device({kN}, 1), random_device({kN}, 2)};
   const std::array<Tensor, 2> y = {Tensor::empty({kN}, DType::bf16, Device::cuda),
                                    Tensor::empty({kN}, DType::bf16, Device::cuda)};
@@ -92,7 +65,7 @@ void BM_memcpy_d2d_bf16(benchmark::State& state) {  // the ceiling, same bytes a
 
 // (B, T, H hd) -> (B, H, T, hd) (split_heads) or back (merge_heads), through strided_copy as the tape does.
 void bench_head_permute(benchmark::State& state, bool split) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const Shape in = split ? Shape{kB, kT, kH, kHd} : Shape{kB, kH, kT, kHd};
   const std::array<Tensor, 2> x = {random_device(in, 3), random_device(in, 4)};
   std::array<Tensor, 2> src, y;
@@ -110,7 +83,7 @@ void BM_strided_copy_merge_heads_bf16(benchmark::State& state) { bench_head_perm
 
 // y = a + b with a (B T, D): b (B T, D) as the residual add (R = 1), or (D,) as the bias.
 void bench_add(benchmark::State& state, bool residual) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::int64_t C = residual ? kN : kD, R = kN / C;
   const std::array<Tensor, 2> a = {random_device({kN}, 5), random_device({kN}, 6)};
   const std::array<Tensor, 2> b = {random_device({C}, 7), random_device({C}, 8)};
@@ -125,7 +98,7 @@ void BM_add_bias_bf16(benchmark::State& state) { bench_add(state, false); }
 
 // q (B, H, T, hd) rotated from token 1 on with the shared (T - 1, hd) float tables.
 void BM_rope2d_bf16(benchmark::State& state) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::array<Tensor, 2> x = {random_device({kB, kH, kT, kHd}, 9), random_device({kB, kH, kT, kHd}, 10)};
   const std::array<Tensor, 2> y = {Tensor::empty({kB, kH, kT, kHd}, DType::bf16, Device::cuda),
                                    Tensor::empty({kB, kH, kT, kHd}, DType::bf16, Device::cuda)};

@@ -17,14 +17,13 @@
 #include "evaclip/core/cuda_memory.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/core/tensor.hpp"
+#include "cuda_timing.cuh"
 #include "evaclip/ops/cuda/gemm.cuh"
 #include "evaclip/ops/cuda/linear.cuh"
 
 using namespace evaclip;
 
 namespace {
-
-constexpr double kCeilingTflops = 790.0;
 
 // Uniform [-1, 1) from a hash of the index: cheap, deterministic, never all zeros.
 __global__ void fill_uniform(bf16* p, std::int64_t n, std::uint32_t seed) {
@@ -46,41 +45,12 @@ Tensor random_bf16(Shape s, std::uint32_t seed) {
 // Times `run` once per benchmark iteration (L2 flushed before each), reports the median as counters.
 template <class F>
 void time_gemm(benchmark::State& state, double flops, F&& run) {
-  int device = 0, l2 = 0;
-  EVACLIP_CUDA_CHECK(cudaGetDevice(&device), "bench_gemm_cuda");
-  EVACLIP_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device), "bench_gemm_cuda");
-  const std::size_t flush_bytes = std::size_t(std::max(l2, 1 << 20)) * 2;
-  void* flush = device_alloc(flush_bytes);
-  cudaEvent_t start, stop;
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&start), "bench_gemm_cuda");
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&stop), "bench_gemm_cuda");
-  for (int i = 0; i < 3; ++i) run();  // warm-up: plan creation, heuristic, clocks
-  EVACLIP_CUDA_CHECK(cudaDeviceSynchronize(), "bench_gemm_cuda: warm-up");
-  std::vector<double> seconds;
-  int rep = 0;
-  for (auto _ : state) {
-    EVACLIP_CUDA_CHECK(cudaMemsetAsync(flush, rep++ & 0xff, flush_bytes), "bench_gemm_cuda: flush");
-    EVACLIP_CUDA_CHECK(cudaEventRecord(start), "bench_gemm_cuda");
-    run();
-    EVACLIP_CUDA_CHECK(cudaEventRecord(stop), "bench_gemm_cuda");
-    EVACLIP_CUDA_CHECK(cudaEventSynchronize(stop), "bench_gemm_cuda");
-    float ms = 0;
-    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop), "bench_gemm_cuda");
-    seconds.push_back(ms * 1e-3);
-    state.SetIterationTime(ms * 1e-3);
-  }
-  EVACLIP_CUDA_CHECK(cudaEventDestroy(start), "bench_gemm_cuda");
-  EVACLIP_CUDA_CHECK(cudaEventDestroy(stop), "bench_gemm_cuda");
-  device_free(flush);
-  std::nth_element(seconds.begin(), seconds.begin() + std::ptrdiff_t(seconds.size() / 2), seconds.end());
-  const double tflops = flops / seconds[seconds.size() / 2] / 1e12;
-  state.counters["TFLOP/s"] = tflops;
-  state.counters["frac_of_790"] = tflops / kCeilingTflops;
+  bench::report_flops(state, flops, bench::event_seconds(state, true, [&](int) { run(); }));
 }
 
 // y (M, N) = x (M, K) W^T + b in bf16 through cuda::linear_forward.
 void BM_linear_bias_bf16(benchmark::State& state) {
-  if (!cuda_available()) return state.SkipWithError("no CUDA device");
+  if (!bench::have_device(state)) return;
   const std::int64_t M = state.range(0), K = state.range(1), N = state.range(2);
   const Tensor x = random_bf16({M, K}, 1), w = random_bf16({N, K}, 2), b = random_bf16({N}, 3);
   Tensor y = Tensor::empty({M, N}, DType::bf16, Device::cuda);
@@ -92,7 +62,7 @@ void BM_linear_bias_bf16(benchmark::State& state) {
 
 // C = A B, n x n x n in bf16 through cuda::gemm (no epilogue): the ceiling check against 790 TFLOP/s.
 void BM_gemm_bf16_square(benchmark::State& state) {
-  if (!cuda_available()) return state.SkipWithError("no CUDA device");
+  if (!bench::have_device(state)) return;
   const std::int64_t n = state.range(0);
   const Tensor a = random_bf16({n, n}, 4), b = random_bf16({n, n}, 5);
   Tensor c = Tensor::empty({n, n}, DType::bf16, Device::cuda);

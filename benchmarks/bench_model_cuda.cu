@@ -4,10 +4,11 @@
 //
 // Counters: img/s; TFLOP/s and MFU from the analytic forward FLOPs of nn::forward_flops (multiply-add = 2)
 // over 989 TFLOP/s, the dense bf16 peak used for MFU in ../shared/perf.md. Each iteration is timed with
-// CUDA events around one forward (manual time). benchmarks/peers/model_cuda_peer.py runs timm's EVA02 on
+// CUDA events around one forward (manual time, bench::event_seconds). benchmarks/peers/model_cuda_peer.py runs timm's EVA02 on
 // the same shapes in the same session and prints the ratios.
 #include <benchmark/benchmark.h>
 
+#include "cuda_timing.cuh"
 #include "evaclip/cuda.cuh"
 #include "evaclip/nn/model_stats.hpp"
 #include "evaclip/nn/variants.hpp"
@@ -37,31 +38,14 @@ const nn::VisionTransformer<Eva02BlockWith<K>>& tower() {
 
 template <class V, class P, AttentionKernel K>
 void BM_image_encode(benchmark::State& st) {
-  if (!cuda_available()) {
-    st.SkipWithError("no CUDA device");
-    return;
-  }
+  if (!bench::have_device(st)) return;
   const auto& vt = tower<V, P, K>();
   const std::int64_t B = st.range(0), S = vt.cfg.image_size;
   Rng rng(1);
   const Var images(Tensor::randn({B, 3, S, S}, P::act_dtype, rng).to(Device::cuda));
   Tape<P, Cuda> tape;
   NoGrad no_grad(tape);
-  cudaEvent_t t0, t1;
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&t0), "bench_model_cuda");
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&t1), "bench_model_cuda");
-  for (int w = 0; w < 2; ++w) (void)vt(tape, images);  // warm-up: cuBLASLt heuristics, the allocator's cache
-  for (auto _ : st) {
-    EVACLIP_CUDA_CHECK(cudaEventRecord(t0), "bench_model_cuda");
-    Var f = vt(tape, images);
-    EVACLIP_CUDA_CHECK(cudaEventRecord(t1), "bench_model_cuda");
-    EVACLIP_CUDA_CHECK(cudaEventSynchronize(t1), "bench_model_cuda");
-    float ms = 0;
-    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1), "bench_model_cuda");
-    st.SetIterationTime(ms / 1e3);
-  }
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
+  bench::event_seconds(st, false, [&](int) { (void)vt(tape, images); });
   const double flops = nn::forward_flops(V::config(), nn::VisionFamily::eva02).image * double(B);
   st.counters["img/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);

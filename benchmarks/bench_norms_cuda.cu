@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "cuda_timing.cuh"
 #include "evaclip/core/cuda_memory.hpp"
 #include "evaclip/core/tensor.hpp"
 #include "evaclip/ops/cuda/activations.cuh"
@@ -29,7 +30,6 @@ namespace gpu = evaclip::cuda;
 
 namespace {
 
-constexpr double kCopyTBs = 4.3;  // measured device-to-device copy bandwidth of the H200, bytes read + written
 constexpr std::int64_t kRows = 1024 * 197;
 
 // Uniform values in [-2, 2) from a hash of the index: random (never all-zero) data without a host pass.
@@ -50,38 +50,11 @@ Tensor random_device(std::int64_t n, std::uint32_t seed) {
 Tensor empty_bf16(std::int64_t n) { return Tensor::empty({n}, DType::bf16, Device::cuda); }
 Tensor empty_f32(std::int64_t n) { return Tensor::empty({n}, DType::f32, Device::cuda); }
 
-// Times launch(set) for set = 0, 1, 0, ... with CUDA events; reports bytes per launch as TB/s.
+// Times launch(set) for set = 0, 1, 0, ... (bench::event_seconds); reports bytes per launch as TB/s.
 void run_timed(benchmark::State& state, double bytes, const std::function<void(int)>& launch) {
-  for (int w = 0; w < 4; ++w) launch(w % 2);  // warm-up: module load, allocator, clocks
-  EVACLIP_CUDA_CHECK(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t start, stop;
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&start), "cudaEventCreate");
-  EVACLIP_CUDA_CHECK(cudaEventCreate(&stop), "cudaEventCreate");
-  double total_s = 0;
-  int set = 0;
-  for (auto _ : state) {
-    EVACLIP_CUDA_CHECK(cudaEventRecord(start), "cudaEventRecord");
-    launch(set);
-    EVACLIP_CUDA_CHECK(cudaEventRecord(stop), "cudaEventRecord");
-    EVACLIP_CUDA_CHECK(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    EVACLIP_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    state.SetIterationTime(ms * 1e-3);
-    total_s += ms * 1e-3;
-    set ^= 1;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  const double tbs = bytes * double(state.iterations()) / total_s / 1e12;
-  state.counters["TB/s"] = tbs;
-  state.counters["frac_of_4.3TB/s"] = tbs / kCopyTBs;
+  bench::report_bandwidth(state, bytes, bench::event_seconds(state, false, [&](int i) { launch(i % 2); }));
 }
 
-bool have_device(benchmark::State& state) {
-  if (cuda_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
 
 // Two alternating sets of the tensors one op needs on (kRows, C).
 struct Set {
@@ -99,7 +72,7 @@ double param_and_stat_bytes(std::int64_t C) { return 2.0 * double(C) * 2 + 2.0 *
 
 // y = LN(x): read x, write y.
 void BM_layernorm_bf16(benchmark::State& state) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::int64_t C = state.range(0);
   const auto s = make_sets(C);
   const Tensor w = random_device(C, 1), b = random_device(C, 2);
@@ -112,7 +85,7 @@ void BM_layernorm_bf16(benchmark::State& state) {
 
 // sum = x + r, y = LN(sum): read x, r, write sum, y; fused or as add then layernorm.
 void bench_add_layernorm(benchmark::State& state, bool fused) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::int64_t C = state.range(0);
   const auto s = make_sets(C);
   const Tensor w = random_device(C, 1), b = random_device(C, 2);
@@ -136,7 +109,7 @@ void BM_add_then_layernorm_bf16(benchmark::State& state) { bench_add_layernorm(s
 
 // y = LN(silu(gate) * value): read gate, value, write y; fused or as swiglu then layernorm (out2 holds h).
 void bench_swiglu_layernorm(benchmark::State& state, bool fused) {
-  if (!have_device(state)) return;
+  if (!bench::have_device(state)) return;
   const std::int64_t F = state.range(0);
   const auto s = make_sets(F);
   const Tensor w = random_device(F, 1), b = random_device(F, 2);
