@@ -1,11 +1,16 @@
-// test_util.hpp — defines the test helpers: seeded random tensors, allclose with a readable report,
-// and EXPECT_THROW_MSG for checking that an error message names the culprit.
+// test_util.hpp — defines the test helpers: seeded random tensors and vectors, allclose with a readable
+// report, the relative error against a reference, and EXPECT_THROW_MSG for checking that an error message
+// names the culprit.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "evaclip/evaclip.hpp"
 
@@ -44,6 +49,34 @@ inline std::string data_path(const std::string& rel) {
 inline Tensor randn(Shape s, DType dt = DType::f64, std::uint64_t seed = 1, double std = 1.0) {
   Rng rng(seed);
   return Tensor::randn(std::move(s), dt, rng, std);
+}
+
+// n standard-normal values for the raw-pointer kernel tests.
+template <class T = float>
+std::vector<T> random_values(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> d;
+  std::vector<T> v(n);
+  for (auto& x : v) x = T(d(gen));
+  return v;
+}
+
+// max |ref - got| / max |ref| (the parity measure: relative to the tensor's largest magnitude).
+inline double rel_err(const Tensor& ref, const Tensor& got) {
+  const auto a = ref.to_vector(), b = got.to_vector();
+  EXPECT_EQ(a.size(), b.size());
+  double scale = 0, err = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    scale = std::max(scale, std::abs(a[i]));
+    err = std::max(err, std::abs(a[i] - b[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+// The values of an integer tensor.
+inline std::vector<std::int64_t> int64_values(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  return {c.data<std::int64_t>(), c.data<std::int64_t>() + c.numel()};
 }
 
 }  // namespace evaclip::test

@@ -33,8 +33,6 @@ void write(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-std::vector<std::int64_t> ints(const Tensor& t) { return {t.data<std::int64_t>(), t.data<std::int64_t>() + t.numel()}; }
-
 const SafetensorsFile& expected() {
   static const SafetensorsFile f(kEval + "e2e_expected.safetensors");
   return f;
@@ -92,7 +90,7 @@ TEST(Prompts, BadListsAreErrors) {
 TEST(Datasets, ImageFolderInTorchvisionOrder) {
   const LabelledImages d = image_folder(kEval + "images", 4, "classnames.txt");
   EXPECT_EQ(d.folders, (std::vector<std::string>{"a_red", "b_green", "c_blue", "d_empty"}));
-  EXPECT_EQ(d.labels, ints(expected().tensor("zeroshot_folder.labels")));  // the Python tool's list
+  EXPECT_EQ(d.labels, test::int64_values(expected().tensor("zeroshot_folder.labels")));  // the Python tool's list
   ASSERT_EQ(d.paths.size(), 10u);
   EXPECT_EQ(d.paths[0], kEval + "images/a_red/0.png");
   EXPECT_EQ(d.paths[9], kEval + "images/c_blue/2.png");
@@ -119,7 +117,7 @@ TEST(Datasets, ImageFolderErrors) {
 
 TEST(Datasets, LabelledCsv) {
   const LabelledImages d = labelled_csv(data::read_csv(kEval + "labels.csv", ','), "filepath", "label", 4);
-  EXPECT_EQ(d.labels, ints(expected().tensor("zeroshot_csv.labels")));
+  EXPECT_EQ(d.labels, test::int64_values(expected().tensor("zeroshot_csv.labels")));
   EXPECT_EQ(d.paths[0], kEval + "images/a_red/0.png");  // relative to the CSV's folder
   const fs::path dir = fresh_dir("csv");
   write(dir / "bad_label.csv", "filepath,label\n" + kEval + "images/a_red/0.png,4\n");
@@ -140,7 +138,7 @@ TEST(Datasets, CaptionsGroupByImage) {
   const CaptionedImages d = captioned_csv(data::read_csv(kEval + "retrieval.csv", ','), "filepath", "title");
   EXPECT_EQ(d.images.size(), 10u);
   EXPECT_EQ(d.captions.size(), 15u);
-  EXPECT_EQ(d.caption_image, ints(expected().tensor("retrieval.caption_image")));
+  EXPECT_EQ(d.caption_image, test::int64_values(expected().tensor("retrieval.caption_image")));
   EXPECT_EQ(d.captions[2], "small stripes green circle red square, photo 1");  // quoted, with a comma
   EXPECT_EQ(csv_separator("x.tsv", ""), '\t');
   EXPECT_EQ(csv_separator("x.csv", ""), ',');

@@ -19,11 +19,6 @@ const SafetensorsFile& fixture() {
   return f;
 }
 
-std::vector<std::int64_t> ints(const Tensor& t) {
-  const Tensor c = t.contiguous();
-  return {c.data<std::int64_t>(), c.data<std::int64_t>() + c.numel()};
-}
-
 std::vector<double> doubles(const Tensor& t) { return t.to_vector(); }
 
 const int kCls[] = {1, 5};
@@ -36,14 +31,14 @@ TEST(Metrics, ClassificationMatchesScikitLearnAndNumpy) {
     SCOPED_TRACE(name);
     const std::string p = std::string("cls.") + name + ".";
     const Tensor logits = fixture().tensor(p + "logits");
-    const auto labels = ints(fixture().tensor(p + "labels"));
+    const auto labels = test::int64_values(fixture().tensor(p + "labels"));
     const ClassificationMetrics m = classification_metrics(logits, labels, kCls);
     const auto top_k = doubles(fixture().tensor(p + "top_k"));
     const auto mean = doubles(fixture().tensor(p + "mean_per_class"));
     const Tensor per = fixture().tensor(p + "per_class");  // (2, C), NaN = no samples
     const std::int64_t c = logits.shape()[1];
     EXPECT_EQ(m.samples, logits.shape()[0]);
-    EXPECT_EQ(m.class_count, ints(fixture().tensor(p + "class_count")));
+    EXPECT_EQ(m.class_count, test::int64_values(fixture().tensor(p + "class_count")));
     for (std::size_t q = 0; q < 2; ++q) {
       EXPECT_EQ(m.top_k[q], top_k[q]) << "top-" << kCls[q];
       // The mean of the per-class values: numpy's pairwise sum may round differently from a loop.
@@ -67,7 +62,7 @@ TEST(Metrics, RetrievalMatchesScikitLearnAndNumpy) {
     SCOPED_TRACE(name);
     const std::string p = std::string("ret.") + name + ".";
     const Tensor scores = fixture().tensor(p + "scores");
-    const RetrievalMetrics m = retrieval_metrics(scores, ints(fixture().tensor(p + "caption_image")), kRet);
+    const RetrievalMetrics m = retrieval_metrics(scores, test::int64_values(fixture().tensor(p + "caption_image")), kRet);
     EXPECT_EQ(m.texts, scores.shape()[0]);
     EXPECT_EQ(m.images, scores.shape()[1]);
     EXPECT_EQ(m.text_to_image, doubles(fixture().tensor(p + "t2i")));

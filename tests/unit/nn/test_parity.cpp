@@ -15,17 +15,6 @@ namespace {
 
 const std::string kData = test::data_path("models/");
 
-// max |a - b| / max |a|
-double rel_err(const Tensor& ref, const Tensor& got) {
-  const auto a = ref.to_vector(), b = got.to_vector();
-  EXPECT_EQ(a.size(), b.size());
-  double scale = 0, err = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    scale = std::max(scale, std::abs(a[i]));
-    err = std::max(err, std::abs(a[i] - b[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
 
 template <class Policy>
 void check_fixture(const std::string& name, double tol_out, double tol_grad,
@@ -45,16 +34,16 @@ void check_fixture(const std::string& name, double tol_out, double tol_grad,
     Tape<Policy> tape;
     const auto out = model.forward(tape, Var(inputs.tensor("pixel_values", Policy::act_dtype)), inputs.tensor("input_ids"));
     tape.backward(out.loss);
-    EXPECT_LT(rel_err(expected.tensor("image_features"), out.image_features.value()), tol_out);
-    EXPECT_LT(rel_err(expected.tensor("text_features"), out.text_features.value()), tol_out);
-    EXPECT_LT(rel_err(expected.tensor("logit_scale"), out.scale.value()), tol_out);
-    EXPECT_LT(rel_err(expected.tensor("logits_per_image"), out.logits_per_image.value()), tol_out);
-    EXPECT_LT(rel_err(expected.tensor("loss"), out.loss.value()), tol_out);
+    EXPECT_LT(test::rel_err(expected.tensor("image_features"), out.image_features.value()), tol_out);
+    EXPECT_LT(test::rel_err(expected.tensor("text_features"), out.text_features.value()), tol_out);
+    EXPECT_LT(test::rel_err(expected.tensor("logit_scale"), out.scale.value()), tol_out);
+    EXPECT_LT(test::rel_err(expected.tensor("logits_per_image"), out.logits_per_image.value()), tol_out);
+    EXPECT_LT(test::rel_err(expected.tensor("loss"), out.loss.value()), tol_out);
     std::size_t grads = 0;
     for (const auto& p : params) {
       const std::string key = cfg.text_keys == TextKeys::prefixed || p.name.rfind("text.", 0) != 0 ? p.name : p.name.substr(5);
       ASSERT_TRUE(expected.contains("grad." + key)) << key;
-      EXPECT_LT(rel_err(expected.tensor("grad." + key), p.var.grad()), tol_grad) << key;
+      EXPECT_LT(test::rel_err(expected.tensor("grad." + key), p.var.grad()), tol_grad) << key;
       ++grads;
     }
     EXPECT_EQ(grads, params.size());

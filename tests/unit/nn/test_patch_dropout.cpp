@@ -18,21 +18,10 @@ using evaclip::test::randn;
 
 namespace {
 
-const std::string kDir = test::data_path("train_model/");
+const std::string kTrainModelDir = test::data_path("train_model/");
 
 Tensor idx_tensor(Shape s, const std::vector<std::int64_t>& v) { return Tensor::from(std::move(s), DType::i64, v); }
 
-// max |a - b| / max |a|
-double rel_err(const Tensor& ref, const Tensor& got) {
-  const auto a = ref.to_vector(), b = got.to_vector();
-  EXPECT_EQ(a.size(), b.size());
-  double scale = 0, err = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    scale = std::max(scale, std::abs(a[i]));
-    err = std::max(err, std::abs(a[i] - b[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
 
 // Runs the fixture's vision tower on its inputs with the official run's kept patches (and, when
 // with_drop_path, its drop path draws, as factors kept / (1 - rate) at our per-block rate), backpropagates
@@ -41,12 +30,12 @@ template <class Policy>
 void check_official(const std::string& expected_file, bool with_drop_path, bool checkpointing, double tol_out,
                     double tol_grad) {
   SCOPED_TRACE(expected_file + " (" + Policy::name + (checkpointing ? ", checkpointed)" : ")"));
-  const ModelConfig cfg = read_model_config(kDir + "config.json");
+  const ModelConfig cfg = read_model_config(kTrainModelDir + "config.json");
   ASSERT_EQ(cfg.family, VisionFamily::eva02);
   EXPECT_EQ(cfg.clip.vision.patch_dropout, 0.5);
   EXPECT_EQ(cfg.clip.vision.drop_path_rate, 0.5);
-  const SafetensorsFile weights(kDir + "weights.safetensors"), inputs(kDir + "inputs.safetensors"),
-      expected(kDir + expected_file);
+  const SafetensorsFile weights(kTrainModelDir + "weights.safetensors"), inputs(kTrainModelDir + "inputs.safetensors"),
+      expected(kTrainModelDir + expected_file);
   ParamInit init = ParamInit::for_policy<Policy>(0);
   VisionTransformer<Eva02Block> vis(init, cfg.clip.vision, cfg.clip.embed_dim);
   vis.grad_checkpointing = checkpointing;
@@ -75,17 +64,17 @@ void check_official(const std::string& expected_file, bool with_drop_path, bool 
   const PatchDropped d = patch_dropout(t, x, cos, sin, expected.tensor("keep_idx"));
   const Var f = vis.forward_tokens(t, d.x, d.cos, d.sin, drop);
   t.backward(f, inputs.tensor("loss_weight", Policy::act_dtype));  // d sum(W f) / df = W
-  EXPECT_LT(rel_err(expected.tensor("image_features"), f.value()), tol_out);
+  EXPECT_LT(test::rel_err(expected.tensor("image_features"), f.value()), tol_out);
   for (const auto& p : params) {
     ASSERT_TRUE(expected.contains("grad." + p.name)) << p.name;
-    EXPECT_LT(rel_err(expected.tensor("grad." + p.name), p.var.grad()), tol_grad) << p.name;
+    EXPECT_LT(test::rel_err(expected.tensor("grad." + p.name), p.var.grad()), tol_grad) << p.name;
   }
 }
 
 }  // namespace
 
 TEST(PatchDropout, KeepCountMatchesTheOfficialPatchDropout) {
-  const SafetensorsFile counts(kDir + "official_counts.safetensors");
+  const SafetensorsFile counts(kTrainModelDir + "official_counts.safetensors");
   const auto N = counts.tensor("keep.N").to_vector(), p = counts.tensor("keep.p").to_vector(),
              K = counts.tensor("keep.K").to_vector();
   ASSERT_GT(N.size(), 50u);

@@ -21,12 +21,12 @@ using namespace evaclip::nn;
 
 namespace {
 
-const std::string kDir = test::data_path("pretrained/");
-const std::string kMim = kDir + "mim_official.safetensors";
+const std::string kPretrainedDir = test::data_path("pretrained/");
+const std::string kMim = kPretrainedDir + "mim_official.safetensors";
 
 // A fresh fp64 model of the fixture config; every instance with the same seed starts identical.
 struct Model {
-  ModelConfig cfg = read_model_config(kDir + "config.json");
+  ModelConfig cfg = read_model_config(kPretrainedDir + "config.json");
   ParamInit init{DType::f64, DType::f64, 7};
   Clip<Eva02Block> clip{init, cfg.clip};
   ParamList params = clip.params(TextKeys::prefixed);
@@ -63,17 +63,6 @@ void expect_same(const Model& a, const Model& b, const std::set<std::string>& na
   for (const auto& n : names) EXPECT_TRUE(test::allclose(a[n].value(), b[n].value(), 0, 0)) << n;
 }
 
-// max |ref - got| / max |ref|
-double rel_err(const Tensor& ref, const Tensor& got) {
-  const auto a = ref.to_vector(), b = got.to_vector();
-  EXPECT_EQ(a.size(), b.size());
-  double scale = 0, err = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    scale = std::max(scale, std::abs(a[i]));
-    err = std::max(err, std::abs(a[i] - b[i]));
-  }
-  return err / scale;
-}
 
 const std::set<std::string> kRopeTables = {"rope.freqs_cos",
                                            "rope.freqs_sin",
@@ -96,7 +85,7 @@ TEST(Pretrained, OfficialMimLayoutIntoPatch16Model) {
   Model m;
   const Model fresh;
   const PretrainedReport rep = m.image(kMim);
-  const SafetensorsFile file(kMim), ref(kDir + "resize_ref.safetensors"), expected(kDir + "expected.safetensors");
+  const SafetensorsFile file(kMim), ref(kPretrainedDir + "resize_ref.safetensors"), expected(kPretrainedDir + "expected.safetensors");
 
   const auto official_missing = nlohmann::json::parse(expected.metadata().at("visual_missing"));
   std::set<std::string> want_fresh;
@@ -131,7 +120,7 @@ TEST(Pretrained, OfficialMimLayoutIntoPatch16Model) {
 // or RoPE tables: timm's checkpoint_filter_fn drops them) builds a bit-identical model.
 TEST(Pretrained, TimmMimLayoutGivesTheSameModel) {
   Model a, b;
-  const PretrainedReport ra = a.image(kMim), rb = b.image(kDir + "mim_timm.safetensors");
+  const PretrainedReport ra = a.image(kMim), rb = b.image(kPretrainedDir + "mim_timm.safetensors");
   EXPECT_EQ(rb.loaded, ra.loaded);
   EXPECT_EQ(rb.resized, ra.resized);
   EXPECT_EQ(rb.missing, ra.missing);
@@ -147,9 +136,9 @@ TEST(Pretrained, TimmMimLayoutGivesTheSameModel) {
 TEST(Pretrained, TextTowerFromOpenAiAndOpenClipLayouts) {
   Model a, b;
   const Model fresh;
-  const PretrainedReport ra = a.text(kDir + "text_openai.safetensors");
-  const PretrainedReport rb = b.text(kDir + "text_openclip.safetensors");
-  const SafetensorsFile openai(kDir + "text_openai.safetensors");
+  const PretrainedReport ra = a.text(kPretrainedDir + "text_openai.safetensors");
+  const PretrainedReport rb = b.text(kPretrainedDir + "text_openclip.safetensors");
+  const SafetensorsFile openai(kPretrainedDir + "text_openai.safetensors");
 
   const auto text = with_prefix(a, "text.");
   EXPECT_EQ(as_set(ra.loaded), minus(text, {"text.text_projection"}));
@@ -197,14 +186,14 @@ TEST(Pretrained, SkipListIsHonoured) {
   {
     Model m;  // a pattern on timm's name of the final norm
     const Model fresh;
-    const PretrainedReport rep = m.image(kDir + "mim_timm.safetensors", {"fc_norm.*"});
+    const PretrainedReport rep = m.image(kPretrainedDir + "mim_timm.safetensors", {"fc_norm.*"});
     EXPECT_EQ(as_set(rep.skipped), (std::set<std::string>{"visual.norm.weight", "visual.norm.bias"}));
     expect_same(m, fresh, {"visual.norm.weight", "visual.norm.bias"});
   }
   {
     Model m;
-    const PretrainedReport rep = m.text(kDir + "text_openai.safetensors", {});
-    const SafetensorsFile openai(kDir + "text_openai.safetensors");
+    const PretrainedReport rep = m.text(kPretrainedDir + "text_openai.safetensors", {});
+    const SafetensorsFile openai(kPretrainedDir + "text_openai.safetensors");
     EXPECT_EQ(as_set(rep.loaded), with_prefix(m, "text."));
     EXPECT_TRUE(test::allclose(openai.tensor("text_projection", DType::f64), m["text.text_projection"].value(), 0, 0));
     EXPECT_TRUE(as_set(rep.unexpected).count("logit_scale"));
@@ -243,9 +232,9 @@ TEST(Pretrained, MissingTrunkKeysAreOneError) {
   short_ctx.clip.text.context_length = 10;
   ParamInit init(DType::f64, DType::f64, 7);
   const Clip<Eva02Block> other(init, short_ctx.clip);
-  EXPECT_THROW_MSG(load_pretrained_text(other.params(), kDir + "text_openai.safetensors", default_skip_list()),
+  EXPECT_THROW_MSG(load_pretrained_text(other.params(), kPretrainedDir + "text_openai.safetensors", default_skip_list()),
                    "positional_embedding (12, 16) vs model (10, 16)");
-  EXPECT_THROW_MSG(load_pretrained_text(m.clip.params(TextKeys::top_level), kDir + "text_openai.safetensors", {}),
+  EXPECT_THROW_MSG(load_pretrained_text(m.clip.params(TextKeys::top_level), kPretrainedDir + "text_openai.safetensors", {}),
                    "the model has no text.* parameters");
 }
 
@@ -256,16 +245,16 @@ TEST(Pretrained, MissingTrunkKeysAreOneError) {
 TEST(Pretrained, MatchesTheOfficialInitialisationPath) {
   Model m;
   m.image(kMim);
-  m.text(kDir + "text_openclip.safetensors");
-  const SafetensorsFile expected(kDir + "expected.safetensors");
+  m.text(kPretrainedDir + "text_openclip.safetensors");
+  const SafetensorsFile expected(kPretrainedDir + "expected.safetensors");
   EXPECT_TRUE(test::allclose(expected.tensor("official.logit_scale"), m["logit_scale"].value(), 1e-7, 0));
   for (const char* k : {"visual.head.weight", "visual.head.bias", "text.text_projection"})
     m[k].assign(expected.tensor(std::string("official.") + k));
 
   Tape<fp64> tape;
   const auto out = m.clip.forward(tape, Var(expected.tensor("pixel_values", DType::f64)), expected.tensor("input_ids"));
-  const double img = rel_err(expected.tensor("image_features"), out.image_features.value());
-  const double txt = rel_err(expected.tensor("text_features"), out.text_features.value());
+  const double img = test::rel_err(expected.tensor("image_features"), out.image_features.value());
+  const double txt = test::rel_err(expected.tensor("text_features"), out.text_features.value());
   std::ostringstream os;
   os << std::scientific << "relative error vs the official features: image " << img << ", text " << txt;
   RecordProperty("rel_err", os.str());

@@ -10,20 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/test_util.hpp"
 #include "evaclip/ops/cpu/attention.hpp"
 
 using namespace evaclip;
 using cpu::Backend;
 
 namespace {
-template <class T>
-std::vector<T> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> d;
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(d(gen));
-  return v;
-}
 
 template <class T>
 double max_abs_diff(const std::vector<T>& a, const std::vector<T>& b) {
@@ -71,10 +64,10 @@ TEST(AttentionBlocks, BlockSizeBoundsTheScores) {
 
 TEST(AttentionBlocks, BlockedEqualsUnblocked) {
   const std::int64_t BH = 3, L = 101, D = 16, n = BH * L * D;
-  const auto q = random_values<double>(static_cast<std::size_t>(n), 1),
-             k = random_values<double>(static_cast<std::size_t>(n), 2),
-             v = random_values<double>(static_cast<std::size_t>(n), 3),
-             dout = random_values<double>(static_cast<std::size_t>(n), 4);
+  const auto q = test::random_values<double>(static_cast<std::size_t>(n), 1),
+             k = test::random_values<double>(static_cast<std::size_t>(n), 2),
+             v = test::random_values<double>(static_cast<std::size_t>(n), 3),
+             dout = test::random_values<double>(static_cast<std::size_t>(n), 4);
   for (bool causal : {false, true}) {
     const Grads whole = run_blocked(q, k, v, dout, BH, L, D, causal, L);
     for (std::int64_t qb : {1, 5, 24, 48, 72, 100}) {
@@ -98,10 +91,10 @@ TEST(AttentionBlocks, LongSequenceMatchesNaiveFormula) {
   // L = 400: the public kernels take the queries in blocks of 144.
   const std::int64_t BH = 2, L = 400, D = 8, n = BH * L * D;
   const double scale = 0.35;
-  const auto q = random_values<double>(static_cast<std::size_t>(n), 5),
-             k = random_values<double>(static_cast<std::size_t>(n), 6),
-             v = random_values<double>(static_cast<std::size_t>(n), 7),
-             dout = random_values<double>(static_cast<std::size_t>(n), 8);
+  const auto q = test::random_values<double>(static_cast<std::size_t>(n), 5),
+             k = test::random_values<double>(static_cast<std::size_t>(n), 6),
+             v = test::random_values<double>(static_cast<std::size_t>(n), 7),
+             dout = test::random_values<double>(static_cast<std::size_t>(n), 8);
   for (bool causal : {false, true}) {
     std::vector<double> o(static_cast<std::size_t>(n)), lse(static_cast<std::size_t>(BH * L)), dq(o.size()),
         dk(o.size()), dv(o.size());

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "common/test_util.hpp"
 #include "evaclip/ops/cpu/activations.hpp"
 #include "evaclip/ops/cpu/attention.hpp"
 #include "evaclip/ops/cpu/elementwise.hpp"
@@ -25,14 +26,6 @@ using namespace evaclip;
 using cpu::Backend;
 
 namespace {
-template <class T = float>
-std::vector<T> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> d;
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(d(gen));
-  return v;
-}
 
 // Runs f() with `threads` OpenMP threads, restoring the previous count.
 template <class F>
@@ -126,7 +119,7 @@ TEST(CpuOpsParallel, NeverNests) {
 }
 
 TEST(CpuOpsParallel, ColumnReduceIsThreadInvariant) {
-  const auto x = random_values(5000 * 7, 3);
+  const auto x = test::random_values(5000 * 7, 3);
   expect_thread_invariant("column_reduce", [&] {
     std::vector<float> out(7);
     cpu::column_reduce<float>(5000, 7, out.data(), [&](std::int64_t r, float* a) {
@@ -145,9 +138,9 @@ TEST(CpuOpsParallel, GemmPanelsAreThreadInvariant) {
   for (const Case c :
        {Case{false, true, 197, 768, 64, 1}, Case{false, false, 301, 45, 129, 1}, Case{true, false, 77, 513, 96, 1},
         Case{true, true, 130, 70, 33, 2}, Case{false, true, 50, 60, 70, 5}}) {
-    const auto a = random_values(static_cast<std::size_t>(c.batch * c.m * c.k), 1),
-               b = random_values(static_cast<std::size_t>(c.batch * c.k * c.n), 2);
-    const auto c0 = random_values(static_cast<std::size_t>(c.batch * c.m * c.n), 3);
+    const auto a = test::random_values(static_cast<std::size_t>(c.batch * c.m * c.k), 1),
+               b = test::random_values(static_cast<std::size_t>(c.batch * c.k * c.n), 2);
+    const auto c0 = test::random_values(static_cast<std::size_t>(c.batch * c.m * c.n), 3);
     expect_thread_invariant("gemm", [&] {
       cpu::GemmShape s;
       s.trans_a = c.ta, s.trans_b = c.tb, s.m = c.m, s.n = c.n, s.k = c.k, s.batch = c.batch;
@@ -161,8 +154,8 @@ TEST(CpuOpsParallel, GemmPanelsAreThreadInvariant) {
 
 TEST(CpuOpsParallel, KernelsAreThreadInvariant) {
   const std::int64_t R = 394, C = 768, F = 2048;
-  const auto x = random_values(static_cast<std::size_t>(R * C), 4), w = random_values(static_cast<std::size_t>(C), 5),
-             b = random_values(static_cast<std::size_t>(C), 6), dy = random_values(static_cast<std::size_t>(R * C), 7);
+  const auto x = test::random_values(static_cast<std::size_t>(R * C), 4), w = test::random_values(static_cast<std::size_t>(C), 5),
+             b = test::random_values(static_cast<std::size_t>(C), 6), dy = test::random_values(static_cast<std::size_t>(R * C), 7);
   expect_thread_invariant("layernorm", [&] {
     std::vector<float> y(x.size()), mean(static_cast<std::size_t>(R)), rstd(static_cast<std::size_t>(R)), dx(x.size()),
         dw(w.size()), db(b.size());
@@ -182,9 +175,9 @@ TEST(CpuOpsParallel, KernelsAreThreadInvariant) {
     y.insert(y.end(), dx.begin(), dx.end());
     return y;
   });
-  const auto g = random_values(static_cast<std::size_t>(R * F), 8),
-             a = random_values(static_cast<std::size_t>(R * F), 9),
-             dh = random_values(static_cast<std::size_t>(R * F), 10);
+  const auto g = test::random_values(static_cast<std::size_t>(R * F), 8),
+             a = test::random_values(static_cast<std::size_t>(R * F), 9),
+             dh = test::random_values(static_cast<std::size_t>(R * F), 10);
   expect_thread_invariant("swiglu / gelu", [&] {
     std::vector<float> y(g.size()), da(g.size()), dg(g.size()), ge(g.size());
     cpu::swiglu_forward<float>(Backend{}, y.data(), a.data(), g.data(), R * F);
@@ -201,7 +194,7 @@ TEST(CpuOpsParallel, KernelsAreThreadInvariant) {
     y.insert(y.end(), dbias.begin(), dbias.end());
     return y;
   });
-  const auto wl = random_values(static_cast<std::size_t>(F * C), 11);
+  const auto wl = test::random_values(static_cast<std::size_t>(F * C), 11);
   expect_thread_invariant("linear", [&] {
     std::vector<float> y(static_cast<std::size_t>(R * F)), dx(x.size()), dw(wl.size()),
         dbl(static_cast<std::size_t>(F));
@@ -220,8 +213,8 @@ TEST(CpuOpsParallel, AttentionIsThreadInvariant) {
   };
   for (const Case c : {Case{1, 197, false}, Case{24, 197, false}, Case{16, 77, true}, Case{3, 300, false}}) {
     const std::int64_t D = 64, n = c.BH * c.L * D;
-    const auto q = random_values(static_cast<std::size_t>(n), 1), k = random_values(static_cast<std::size_t>(n), 2),
-               v = random_values(static_cast<std::size_t>(n), 3), dout = random_values(static_cast<std::size_t>(n), 4);
+    const auto q = test::random_values(static_cast<std::size_t>(n), 1), k = test::random_values(static_cast<std::size_t>(n), 2),
+               v = test::random_values(static_cast<std::size_t>(n), 3), dout = test::random_values(static_cast<std::size_t>(n), 4);
     expect_thread_invariant("attention fp32", [&] {
       std::vector<float> o(static_cast<std::size_t>(n)), lse(static_cast<std::size_t>(c.BH * c.L)), dq(o.size()),
           dk(o.size()), dv(o.size());
@@ -235,7 +228,7 @@ TEST(CpuOpsParallel, AttentionIsThreadInvariant) {
   }
   const std::int64_t BH = 6, L = 50, D = 64, n = BH * L * D;
   std::vector<bf16> q(static_cast<std::size_t>(n)), k(q.size()), v(q.size());
-  const auto r = random_values(static_cast<std::size_t>(3 * n), 5);
+  const auto r = test::random_values(static_cast<std::size_t>(3 * n), 5);
   for (std::int64_t i = 0; i < n; ++i)
     q[static_cast<std::size_t>(i)] = bf16(r[static_cast<std::size_t>(i)]),
     k[static_cast<std::size_t>(i)] = bf16(r[static_cast<std::size_t>(n + i)]),

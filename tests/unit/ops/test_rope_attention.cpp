@@ -11,21 +11,21 @@ using evaclip::test::allclose;
 using evaclip::test::randn;
 
 namespace {
-struct Case {
+struct RopeAttentionCase {
   bool rope;
   std::int64_t prefix;
   bool per_sample, causal;
 };
-const Case kCases[] = {{true, 1, false, false}, {true, 0, false, true},  {true, 1, true, true},
+const RopeAttentionCase kRopeAttentionCases[] = {{true, 1, false, false}, {true, 0, false, true},  {true, 1, true, true},
                        {true, 0, true, false},  {false, 0, false, true}, {false, 1, false, false}};
 
-std::string describe(const Case& c) {
+std::string describe(const RopeAttentionCase& c) {
   return std::string("rope ") + (c.rope ? "1" : "0") + " prefix " + std::to_string(c.prefix) + " per_sample " +
          (c.per_sample ? "1" : "0") + " causal " + (c.causal ? "1" : "0");
 }
 
 // Random tables (not true rotations) in the compute dtype, so every per-element use is checked.
-std::pair<Tensor, Tensor> tables(const Case& c, std::int64_t B, std::int64_t T, std::int64_t hd, DType dt,
+std::pair<Tensor, Tensor> tables(const RopeAttentionCase& c, std::int64_t B, std::int64_t T, std::int64_t hd, DType dt,
                                  std::uint64_t seed) {
   const Shape s = c.per_sample ? Shape{B, T - c.prefix, hd} : Shape{T - c.prefix, hd};
   return {randn(s, dt, seed), randn(s, dt, seed + 1)};
@@ -34,21 +34,21 @@ std::pair<Tensor, Tensor> tables(const Case& c, std::int64_t B, std::int64_t T, 
 // The composition the op must reproduce exactly.
 template <class P>
 Var composed(Tape<P>& tape, const Var& q, const Var& k, const Var& v, const Tensor& cos, const Tensor& sin,
-             const Case& c) {
+             const RopeAttentionCase& c) {
   if (!c.rope) return attention(tape, q, k, v, c.causal);
   return attention(tape, rope2d(tape, q, cos, sin, c.prefix), rope2d(tape, k, cos, sin, c.prefix), v, c.causal);
 }
 
 template <class P, AttentionKernel K = AttentionKernel::fused>
 Var fused(Tape<P>& tape, const Var& q, const Var& k, const Var& v, const Tensor& cos, const Tensor& sin,
-          const Case& c) {
+          const RopeAttentionCase& c) {
   return rope_attention<K>(tape, q, k, v, c.rope ? &cos : nullptr, c.rope ? &sin : nullptr, c.prefix, c.causal);
 }
 
 // Forward and all three gradients of the op equal those of the composition, bit for bit.
 template <class P>
 void expect_identical_to_composition(const Shape& s) {
-  for (const Case& c : kCases) {
+  for (const RopeAttentionCase& c : kRopeAttentionCases) {
     const DType act = P::act_dtype;
     const auto [cos, sin] = tables(c, s[0], s[2], s[3], P::compute_dtype, 5);
     const Tensor x[3] = {randn(s, act, 1), randn(s, act, 2), randn(s, act, 3)};
@@ -73,7 +73,7 @@ TEST(RopeAttention, Bf16IsBitIdenticalToTheComposedOps) { expect_identical_to_co
 TEST(RopeAttention, Fp64IsBitIdenticalToTheComposedOps) { expect_identical_to_composition<fp64>({1, 2, 5, 4}); }
 
 TEST(RopeAttention, BothKernelChoicesRunTheOneCpuReference) {
-  const Case c{true, 1, false, true};
+  const RopeAttentionCase c{true, 1, false, true};
   const Shape s{2, 2, 6, 4};
   const auto [cos, sin] = tables(c, 2, 6, 4, DType::f32, 7);
   const Var q(randn(s, DType::f32, 8)), k(randn(s, DType::f32, 9)), v(randn(s, DType::f32, 10));
@@ -95,7 +95,7 @@ TEST(RopeAttention, RopeChangesTheResultAndClsStaysUnrotated) {
 }
 
 TEST(RopeAttention, GradientsMatchFiniteDifferences) {
-  for (const Case& c : kCases) {
+  for (const RopeAttentionCase& c : kRopeAttentionCases) {
     const auto [cos, sin] = tables(c, 2, 5, 4, DType::f64, 20);
     auto f = [&](Tape<fp64>& t, const std::vector<Var>& v) { return fused(t, v[0], v[1], v[2], cos, sin, c); };
     const Shape s{2, 2, 5, 4};

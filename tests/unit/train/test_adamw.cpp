@@ -3,6 +3,7 @@
 // zero tensor and a skipped gradient, in fp64 and fp32. The machinery shared with LAMB (masters, save/load,
 // threads, errors) is tested for both rules in test_lamb.cpp.
 #include "common/test_util.hpp"
+#include "unit/train/optimizer_fixture.hpp"
 #include "evaclip/train/optimizer.hpp"
 
 using namespace evaclip;
@@ -10,16 +11,13 @@ using namespace evaclip::train;
 
 namespace {
 
-// The fixture's parameters and groups, as in tools/make_optimizer_fixtures.py.
-const std::vector<std::string> kNames = {"w", "big", "zero", "bias", "scale"};
-const int kGroupOf[] = {0, 0, 0, 1, 1};
 
 void check_against_torch(DType dt, Tolerance tol) {
   const auto fx = load_safetensors(test::data_path("train/optimizer.safetensors"));
   std::vector<ParamGroup> groups = {{"a", 3e-3, 0.75, 0.05, {}}, {"b", 5e-3, 1.0, 0.0, {}}};
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    groups[std::size_t(kGroupOf[i])].params.push_back(
-        {kNames[i], Var::parameter(fx.at("init." + kNames[i]).to(dt).clone(), dt)});
+  for (std::size_t i = 0; i < test::kOptimizerParams.size(); ++i)
+    groups[std::size_t(test::kOptimizerGroupOf[i])].params.push_back(
+        {test::kOptimizerParams[i], Var::parameter(fx.at("init." + test::kOptimizerParams[i]).to(dt).clone(), dt)});
   auto opt = make_optimizer("adamw", groups);
   const auto factors = fx.at("lr_factor").to_vector();
   for (std::size_t s = 0; s < factors.size(); ++s) {

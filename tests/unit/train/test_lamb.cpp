@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/test_util.hpp"
+#include "unit/train/optimizer_fixture.hpp"
 #include "evaclip/train/optimizer.hpp"
 
 using namespace evaclip;
@@ -16,9 +17,6 @@ using namespace evaclip::train;
 
 namespace {
 
-// The fixture's parameters and groups, as in tools/make_optimizer_fixtures.py.
-const std::vector<std::string> kNames = {"w", "big", "zero", "bias", "scale"};
-const int kGroupOf[] = {0, 0, 0, 1, 1};
 constexpr int kSteps = 5;
 
 const std::map<std::string, Tensor>& fx() {
@@ -34,8 +32,8 @@ bool has(const std::string& key) { return fx().count(key) > 0; }
 
 std::vector<ParamGroup> make_groups(DType value, DType grad) {
   std::vector<ParamGroup> g = {{"a", 3e-3, 0.75, 0.05, {}}, {"b", 5e-3, 1.0, 0.0, {}}};
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    g[std::size_t(kGroupOf[i])].params.push_back({kNames[i], Var::parameter(at("init." + kNames[i]).to(value).clone(), grad)});
+  for (std::size_t i = 0; i < test::kOptimizerParams.size(); ++i)
+    g[std::size_t(test::kOptimizerGroupOf[i])].params.push_back({test::kOptimizerParams[i], Var::parameter(at("init." + test::kOptimizerParams[i]).to(value).clone(), grad)});
   return g;
 }
 
@@ -80,9 +78,9 @@ std::map<std::string, Tensor> state_of(const Optimizer& opt) {
 
 TEST(LambKernel, UpdatesAndTrustRatiosMatchFusedLamb) {
   // Drives lamb_update directly, so the returned trust ratio (1 for the zero tensor, both clamps) is checked.
-  for (std::size_t i = 0; i < kNames.size(); ++i) {
-    const std::string& n = kNames[i];
-    const ParamGroup g = make_groups(DType::f64, DType::f64)[std::size_t(kGroupOf[i])];
+  for (std::size_t i = 0; i < test::kOptimizerParams.size(); ++i) {
+    const std::string& n = test::kOptimizerParams[i];
+    const ParamGroup g = make_groups(DType::f64, DType::f64)[std::size_t(test::kOptimizerGroupOf[i])];
     Tensor w = at("init." + n).clone(), m = Tensor::zeros(w.shape(), DType::f64), v = m.clone();
     std::int64_t t = 0;
     for (int s = 0; s < kSteps; ++s) {
