@@ -21,6 +21,7 @@
 
 #include "evaclip/core/backend.hpp"
 #include "evaclip/core/dtype.hpp"
+#include "evaclip/ops/cpu/blas_kernels.hpp"
 #include "evaclip/ops/cpu/parallel.hpp"
 
 namespace evaclip::cpu {
@@ -52,11 +53,15 @@ void blas_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
 inline constexpr std::int64_t gemm_serial_work = std::int64_t(1) << 18;
 
 // Row panels of C start at multiples of this. OpenBLAS's kernels tile the rows of a row-major C in groups
-// of 4, 8 or 12 (24 rows: Haswell/Zen sgemm, and the dgemm kernels), and a row's bits depend on the tile
+// of 4, 8 or 12 (24 rows: Haswell/Zen/SkylakeX sgemm, and the dgemm kernels), and a row's bits depend on the tile
 // that computes it; panels aligned to the tiles leave every tile, and so every bit, as in one call.
 // (Column panels do not: the last columns of each call take another path.) Checked at 1, 2, 3 threads
 // by tests/unit/ops/test_cpu_parallel.cpp.
 inline constexpr std::int64_t gemm_rows = 24;
+
+// OpenBLAS's AVX-512 (SkylakeX family) builds send a call with m n k <= 100^3 to a separate "small matrix"
+// kernel whose bits differ from the tiled one; a panel must not cross that line when the whole call does not.
+inline constexpr double gemm_small_mnk = 1e6;
 
 template <class T>
 void blas_gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c) {
@@ -64,12 +69,17 @@ void blas_gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c
   const std::int64_t ldb = s.ldb ? s.ldb : tight_ld(s.trans_b, s.k, s.n);
   const std::int64_t ldc = s.ldc ? s.ldc : s.n;
   if (s.batch <= 0 || s.m <= 0 || s.n <= 0) return;
+  blas_kernels();  // the CPU's own kernels, chosen once before the first call
   const std::int64_t work = s.m * s.n * std::max<std::int64_t>(s.k, 1);
   const int threads = omp_in_parallel() || s.batch * work < gemm_serial_work ? 1 : omp_get_max_threads();
   // Pieces per batch item: row panels of C when there are fewer items than threads.
+  // Each panel keeps m n k above gemm_small_mnk if the whole call has it (edges round by up to gemm_rows).
+  const double nk = double(s.n) * double(std::max<std::int64_t>(s.k, 1));
+  const std::int64_t min_rows = double(s.m) * nk > gemm_small_mnk ? std::int64_t(gemm_small_mnk / nk) + 1 : 0;
+  const std::int64_t max_pieces = min_rows ? s.m / (min_rows + gemm_rows) : (s.m + gemm_rows - 1) / gemm_rows;
   const std::int64_t pieces =
       s.batch >= threads ? 1
-                         : std::min<std::int64_t>((threads + s.batch - 1) / s.batch, (s.m + gemm_rows - 1) / gemm_rows);
+                         : std::max<std::int64_t>(1, std::min<std::int64_t>((threads + s.batch - 1) / s.batch, max_pieces));
   auto edge = [&](std::int64_t p) {  // first row of panel p: a multiple of gemm_rows, nearest to an even split
     return p >= pieces ? s.m : std::min(s.m, (s.m * p / pieces + gemm_rows / 2) / gemm_rows * gemm_rows);
   };
