@@ -1,4 +1,4 @@
-# Finds what the header-only library needs (OpenMP, OpenBLAS, nlohmann_json) and defines evaclip::openblas.
+# Finds what the header-only library needs (OpenMP, OpenBLAS, oneDNN, nlohmann_json) and defines evaclip::openblas.
 # Included by the project and by the installed evaclipConfig.cmake, so downstream builds resolve the same.
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 # The CLIP tokenizer (evaclip/text): ICU for NFC, case mapping, character classes and regexes
@@ -17,6 +17,10 @@ if(NOT TARGET evaclip::stb)
   add_library(evaclip::stb INTERFACE IMPORTED)
   set_target_properties(evaclip::stb PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::EVACLIP_STB)
 endif()
+
+# oneDNN (Debian: libdnnl-dev, OpenMP runtime) for the float GEMMs: its JIT sgemm matches MKL, 5-25% ahead of
+# OpenBLAS on the model's shapes (docs/performance.md). OpenBLAS keeps the double GEMMs (oneDNN has none).
+find_package(dnnl CONFIG REQUIRED)
 
 if(NOT TARGET evaclip::openblas)
   # Prefer the OpenMP build of OpenBLAS (Debian: libopenblas-openmp-dev). The pthreads build keeps its own

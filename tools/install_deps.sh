@@ -3,7 +3,7 @@
 # benchmarks need, and only those that are missing (safe to run again; `make` runs it first).
 #   compilers/tools: cmake g++ make pkg-config python3   (OpenMP comes with g++: libgomp)
 #   plots:           python3-matplotlib                  (tools/plot_training.py, make demo)
-#   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev
+#   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
 #                    nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev
 # The CUDA toolkit (nvcc) is optional and NOT installed here: install it from NVIDIA; with nvcc on the
 # PATH (or in /usr/local/cuda) the CUDA targets are built too.
@@ -11,8 +11,8 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config python3 python3-matplotlib
-          libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev nlohmann-json3-dev
-          libicu-dev zlib1g-dev libarchive-dev)
+          libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
+          nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev)
 
 if [ "${EVACLIP_SKIP_DEPS:-0}" = 1 ]; then
   exit 0

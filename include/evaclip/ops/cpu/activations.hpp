@@ -17,21 +17,23 @@
 namespace evaclip::cpu {
 
 // The float forms of erf and exp are vec::'s vectorisable polynomials (vector_math.hpp); double keeps std::.
+// always_inline: an out-of-line call inside the `omp simd` loops keeps them scalar (measured: the SwiGLU's
+// sigmoid alone took 10% of an image forward).
 template <class Acc>
-Acc normal_cdf(Acc x) {  // Φ(x)
+[[gnu::always_inline]] inline Acc normal_cdf(Acc x) {  // Φ(x)
   return Acc(0.5) * (Acc(1) + vec::erf(x / std::numbers::sqrt2_v<Acc>));
 }
 template <class Acc>
-Acc normal_pdf(Acc x) {  // φ(x) = exp(-x²/2) / √(2π)
+[[gnu::always_inline]] inline Acc normal_pdf(Acc x) {  // φ(x) = exp(-x²/2) / √(2π)
   return vec::exp(Acc(-0.5) * x * x) * std::numbers::inv_sqrtpi_v<Acc> / std::numbers::sqrt2_v<Acc>;
 }
 template <class Acc>
-Acc sigmoid(Acc x) {  // exp(-x) overflows to inf for very negative x, giving the right limit 0
+[[gnu::always_inline]] inline Acc sigmoid(Acc x) {  // exp(-x) overflows to inf for very negative x, giving the right limit 0
   return vec::sigmoid(x);
 }
 
 template <class Acc>
-Acc silu_derivative(Acc x) {  // d/dx x σ(x) = σ(x) (1 + x (1 - σ(x)))
+[[gnu::always_inline]] inline Acc silu_derivative(Acc x) {  // d/dx x σ(x) = σ(x) (1 + x (1 - σ(x)))
   const Acc s = sigmoid(x);
   return s * (Acc(1) + x * (Acc(1) - s));
 }
