@@ -1,7 +1,7 @@
-// bench_gemm.cpp — cpu::gemm against cblas_sgemm called directly, and the linear tape op, at the matrix
-// shapes of an EVA02-CLIP-B/16 image forward with batch 8 and batch 1 (8 x 197 or 197 tokens, width 768,
-// MLP 2048), plus 1024^3. With several threads, cblas_sgemm runs OpenBLAS's own threading and cpu::gemm
-// its row panels of single-threaded calls (gemm.hpp).
+// bench_gemm.cpp — cpu::gemm (oneDNN's sgemm, in row panels) against OpenBLAS's cblas_sgemm called
+// directly, and the linear tape op, at the matrix shapes of an EVA02-CLIP-B/16 image forward with batch 8
+// and batch 1 (8 x 197 or 197 tokens, width 768, MLP 2048), plus 1024^3. With several threads, cblas_sgemm
+// runs OpenBLAS's own threading and cpu::gemm its row panels of single-threaded calls (gemm.hpp).
 //
 // Each case is y (M, N) = x (M, K) W^T with W stored (N, K), as nn.Linear. Counter "flops" is 2 M N K per
 // iteration as a rate over wall time (threads run in BLAS, so CPU time of the main thread would mislead).
@@ -9,12 +9,16 @@
 #include <cblas.h>
 
 #include "evaclip/evaclip.hpp"
+#include "evaclip/ops/cpu/blas_kernels.hpp"
 #include "evaclip/ops/cpu/gemm.hpp"
 #include "evaclip/ops/linear.hpp"
 
 using namespace evaclip;
 
 namespace {
+// OpenBLAS on the CPU's own kernels before the first case, as cpu::gemm has it (blas_kernels.hpp).
+const cpu::BlasKernels& kKernels = cpu::blas_kernels();
+
 void set_flops(benchmark::State& st, std::int64_t m, std::int64_t n, std::int64_t k) {
   st.counters["flops"] =
       benchmark::Counter(2.0 * double(m) * double(n) * double(k), benchmark::Counter::kIsIterationInvariantRate);
