@@ -4,14 +4,12 @@
 // shapes and thread count (OMP_NUM_THREADS) in the same run.
 //
 // Counter "flops" uses docs/performance.md's per-sample forward counts (multiply-add = 2): image 35.1 GFLOP,
-// text 5.96 GFLOP; counter "threads" is omp_get_max_threads(). Context "blas_kernels" names OpenBLAS's kernels
-// (ops/cpu/blas_kernels.hpp).
+// text 5.96 GFLOP; counter "threads" is omp_get_max_threads().
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include "evaclip/evaclip.hpp"
 #include "evaclip/nn/variants.hpp"
-#include "evaclip/ops/cpu/blas_kernels.hpp"
 
 using namespace evaclip;
 
@@ -76,12 +74,4 @@ void batches(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_image_forward)->Apply(batches);
 BENCHMARK(BM_text_forward)->Apply(batches);
 
-int main(int argc, char** argv) {
-  const cpu::BlasKernels& k = cpu::blas_kernels();
-  benchmark::AddCustomContext("blas_kernels", k.upgraded_from.empty() ? k.core : k.core + " (OpenBLAS chose " + k.upgraded_from + ")");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+BENCHMARK_MAIN();

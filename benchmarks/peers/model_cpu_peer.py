@@ -65,16 +65,15 @@ def blas_in_use():
 
 
 def run_ours(bench, name, repetitions, min_time):
-    """(ms, GFLOP/s, threads, OpenBLAS kernels) of one benchmark: the median over repetitions, or the one run."""
+    """(ms, GFLOP/s, threads) of one benchmark: the median over repetitions, or the one run."""
     cmd = [bench, "--benchmark_format=json", f"--benchmark_filter=^{name}$", f"--benchmark_repetitions={repetitions}",
            f"--benchmark_min_time={min_time / max(repetitions, 1):g}",
            f"--benchmark_report_aggregates_only={str(repetitions > 1).lower()}"]
     out = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(THREADS)), check=True, capture_output=True,
                          text=True).stdout
-    res = json.loads(out)
-    bms = res["benchmarks"]
+    bms = json.loads(out)["benchmarks"]
     bm = next((x for x in bms if x.get("aggregate_name") == "median"), bms[0])
-    return bm["real_time"], bm["flops"] / 1e9, bm["threads"], res["context"].get("blas_kernels", "?")
+    return bm["real_time"], bm["flops"] / 1e9, bm["threads"]
 
 
 def official_model(src):
@@ -149,7 +148,7 @@ def main():
                         print(f"  [{r + 1}/{args.rounds}] torch {peer:8s} {name:32s} {s * 1e3:9.1f} ms  ({n} calls,"
                               f" load {load})", flush=True)
                     load = loadavg()
-                    ms, gflops, threads, kernels = run_ours(args.bench, name, args.repetitions, args.min_time)
+                    ms, gflops, threads = run_ours(args.bench, name, args.repetitions, args.min_time)
                     print(f"  [{r + 1}/{args.rounds}] evaclip        {name:32s} {ms:9.1f} ms  ({threads:.0f} threads,"
                           f" load {load})", flush=True)
                     for peer, pms in timed:
@@ -162,7 +161,6 @@ def main():
                                  f"{loads[0]:.1f}" if loads[0] == loads[-1] else f"{loads[0]:.1f}-{loads[-1]:.1f}"))
 
     print()
-    print(f"evaclip's OpenBLAS kernels: {kernels}")
     print(f"medians over {args.rounds} round(s); ratio = median of the per-round PyTorch / evaclip ratios")
     print("| shape | peer | evaclip ms | PyTorch ms | PyTorch / evaclip | evaclip GFLOP/s | load |")
     print("|---|---|---|---|---|---|---|")

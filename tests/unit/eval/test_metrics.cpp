@@ -62,7 +62,8 @@ TEST(Metrics, RetrievalMatchesScikitLearnAndNumpy) {
     SCOPED_TRACE(name);
     const std::string p = std::string("ret.") + name + ".";
     const Tensor scores = fixture().tensor(p + "scores");
-    const RetrievalMetrics m = retrieval_metrics(scores, test::int64_values(fixture().tensor(p + "caption_image")), kRet);
+    const RetrievalMetrics m =
+        retrieval_metrics(scores, test::int64_values(fixture().tensor(p + "caption_image")), kRet);
     EXPECT_EQ(m.texts, scores.shape()[0]);
     EXPECT_EQ(m.images, scores.shape()[1]);
     EXPECT_EQ(m.text_to_image, doubles(fixture().tensor(p + "t2i")));

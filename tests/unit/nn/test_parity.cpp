@@ -15,7 +15,6 @@ namespace {
 
 const std::string kData = test::data_path("models/");
 
-
 template <class Policy>
 void check_fixture(const std::string& name, double tol_out, double tol_grad,
                    const std::string& weights_file = "weights.safetensors") {

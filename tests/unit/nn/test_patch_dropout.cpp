@@ -22,7 +22,6 @@ const std::string kTrainModelDir = test::data_path("train_model/");
 
 Tensor idx_tensor(Shape s, const std::vector<std::int64_t>& v) { return Tensor::from(std::move(s), DType::i64, v); }
 
-
 // Runs the fixture's vision tower on its inputs with the official run's kept patches (and, when
 // with_drop_path, its drop path draws, as factors kept / (1 - rate) at our per-block rate), backpropagates
 // sum(W * features) and compares features and every vision gradient with the official values.

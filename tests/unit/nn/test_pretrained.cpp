@@ -63,7 +63,6 @@ void expect_same(const Model& a, const Model& b, const std::set<std::string>& na
   for (const auto& n : names) EXPECT_TRUE(test::allclose(a[n].value(), b[n].value(), 0, 0)) << n;
 }
 
-
 const std::set<std::string> kRopeTables = {"rope.freqs_cos",
                                            "rope.freqs_sin",
                                            "blocks.0.attn.rope.freqs_cos",
@@ -85,7 +84,8 @@ TEST(Pretrained, OfficialMimLayoutIntoPatch16Model) {
   Model m;
   const Model fresh;
   const PretrainedReport rep = m.image(kMim);
-  const SafetensorsFile file(kMim), ref(kPretrainedDir + "resize_ref.safetensors"), expected(kPretrainedDir + "expected.safetensors");
+  const SafetensorsFile file(kMim), ref(kPretrainedDir + "resize_ref.safetensors"),
+      expected(kPretrainedDir + "expected.safetensors");
 
   const auto official_missing = nlohmann::json::parse(expected.metadata().at("visual_missing"));
   std::set<std::string> want_fresh;
@@ -232,10 +232,12 @@ TEST(Pretrained, MissingTrunkKeysAreOneError) {
   short_ctx.clip.text.context_length = 10;
   ParamInit init(DType::f64, DType::f64, 7);
   const Clip<Eva02Block> other(init, short_ctx.clip);
-  EXPECT_THROW_MSG(load_pretrained_text(other.params(), kPretrainedDir + "text_openai.safetensors", default_skip_list()),
-                   "positional_embedding (12, 16) vs model (10, 16)");
-  EXPECT_THROW_MSG(load_pretrained_text(m.clip.params(TextKeys::top_level), kPretrainedDir + "text_openai.safetensors", {}),
-                   "the model has no text.* parameters");
+  EXPECT_THROW_MSG(
+      load_pretrained_text(other.params(), kPretrainedDir + "text_openai.safetensors", default_skip_list()),
+      "positional_embedding (12, 16) vs model (10, 16)");
+  EXPECT_THROW_MSG(
+      load_pretrained_text(m.clip.params(TextKeys::top_level), kPretrainedDir + "text_openai.safetensors", {}),
+      "the model has no text.* parameters");
 }
 
 // The strongest check: the official EVA-CLIP initialisation path (create_model with pretrained_image = the MIM

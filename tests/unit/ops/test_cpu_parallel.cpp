@@ -154,8 +154,10 @@ TEST(CpuOpsParallel, GemmPanelsAreThreadInvariant) {
 
 TEST(CpuOpsParallel, KernelsAreThreadInvariant) {
   const std::int64_t R = 394, C = 768, F = 2048;
-  const auto x = test::random_values(static_cast<std::size_t>(R * C), 4), w = test::random_values(static_cast<std::size_t>(C), 5),
-             b = test::random_values(static_cast<std::size_t>(C), 6), dy = test::random_values(static_cast<std::size_t>(R * C), 7);
+  const auto x = test::random_values(static_cast<std::size_t>(R * C), 4),
+             w = test::random_values(static_cast<std::size_t>(C), 5),
+             b = test::random_values(static_cast<std::size_t>(C), 6),
+             dy = test::random_values(static_cast<std::size_t>(R * C), 7);
   expect_thread_invariant("layernorm", [&] {
     std::vector<float> y(x.size()), mean(static_cast<std::size_t>(R)), rstd(static_cast<std::size_t>(R)), dx(x.size()),
         dw(w.size()), db(b.size());
@@ -213,8 +215,10 @@ TEST(CpuOpsParallel, AttentionIsThreadInvariant) {
   };
   for (const Case c : {Case{1, 197, false}, Case{24, 197, false}, Case{16, 77, true}, Case{3, 300, false}}) {
     const std::int64_t D = 64, n = c.BH * c.L * D;
-    const auto q = test::random_values(static_cast<std::size_t>(n), 1), k = test::random_values(static_cast<std::size_t>(n), 2),
-               v = test::random_values(static_cast<std::size_t>(n), 3), dout = test::random_values(static_cast<std::size_t>(n), 4);
+    const auto q = test::random_values(static_cast<std::size_t>(n), 1),
+               k = test::random_values(static_cast<std::size_t>(n), 2),
+               v = test::random_values(static_cast<std::size_t>(n), 3),
+               dout = test::random_values(static_cast<std::size_t>(n), 4);
     expect_thread_invariant("attention fp32", [&] {
       std::vector<float> o(static_cast<std::size_t>(n)), lse(static_cast<std::size_t>(c.BH * c.L)), dq(o.size()),
           dk(o.size()), dv(o.size());

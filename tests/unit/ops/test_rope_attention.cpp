@@ -16,8 +16,9 @@ struct RopeAttentionCase {
   std::int64_t prefix;
   bool per_sample, causal;
 };
-const RopeAttentionCase kRopeAttentionCases[] = {{true, 1, false, false}, {true, 0, false, true},  {true, 1, true, true},
-                       {true, 0, true, false},  {false, 0, false, true}, {false, 1, false, false}};
+const RopeAttentionCase kRopeAttentionCases[] = {{true, 1, false, false}, {true, 0, false, true},
+                                                 {true, 1, true, true},   {true, 0, true, false},
+                                                 {false, 0, false, true}, {false, 1, false, false}};
 
 std::string describe(const RopeAttentionCase& c) {
   return std::string("rope ") + (c.rope ? "1" : "0") + " prefix " + std::to_string(c.prefix) + " per_sample " +

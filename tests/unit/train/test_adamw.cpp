@@ -3,14 +3,13 @@
 // zero tensor and a skipped gradient, in fp64 and fp32. The machinery shared with LAMB (masters, save/load,
 // threads, errors) is tested for both rules in test_lamb.cpp.
 #include "common/test_util.hpp"
-#include "unit/train/optimizer_fixture.hpp"
 #include "evaclip/train/optimizer.hpp"
+#include "unit/train/optimizer_fixture.hpp"
 
 using namespace evaclip;
 using namespace evaclip::train;
 
 namespace {
-
 
 void check_against_torch(DType dt, Tolerance tol) {
   const auto fx = load_safetensors(test::data_path("train/optimizer.safetensors"));

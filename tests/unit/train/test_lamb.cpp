@@ -3,14 +3,14 @@
 // two groups, lr factors and a skipped gradient; then the optimiser machinery both rules share: bf16 / f16
 // master weights, save_state / load_state through a safetensors file, thread-count independence, errors.
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-#include <unistd.h>
 
 #include "common/test_util.hpp"
-#include "unit/train/optimizer_fixture.hpp"
 #include "evaclip/train/optimizer.hpp"
+#include "unit/train/optimizer_fixture.hpp"
 
 using namespace evaclip;
 using namespace evaclip::train;
@@ -33,7 +33,8 @@ bool has(const std::string& key) { return fx().count(key) > 0; }
 std::vector<ParamGroup> make_groups(DType value, DType grad) {
   std::vector<ParamGroup> g = {{"a", 3e-3, 0.75, 0.05, {}}, {"b", 5e-3, 1.0, 0.0, {}}};
   for (std::size_t i = 0; i < test::kOptimizerParams.size(); ++i)
-    g[std::size_t(test::kOptimizerGroupOf[i])].params.push_back({test::kOptimizerParams[i], Var::parameter(at("init." + test::kOptimizerParams[i]).to(value).clone(), grad)});
+    g[std::size_t(test::kOptimizerGroupOf[i])].params.push_back(
+        {test::kOptimizerParams[i], Var::parameter(at("init." + test::kOptimizerParams[i]).to(value).clone(), grad)});
   return g;
 }
 

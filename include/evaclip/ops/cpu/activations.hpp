@@ -27,8 +27,9 @@ template <class Acc>
 [[gnu::always_inline]] inline Acc normal_pdf(Acc x) {  // φ(x) = exp(-x²/2) / √(2π)
   return vec::exp(Acc(-0.5) * x * x) * std::numbers::inv_sqrtpi_v<Acc> / std::numbers::sqrt2_v<Acc>;
 }
+// σ(x); exp(-x) overflows to inf for very negative x, giving the right limit 0.
 template <class Acc>
-[[gnu::always_inline]] inline Acc sigmoid(Acc x) {  // exp(-x) overflows to inf for very negative x, giving the right limit 0
+[[gnu::always_inline]] inline Acc sigmoid(Acc x) {
   return vec::sigmoid(x);
 }
 

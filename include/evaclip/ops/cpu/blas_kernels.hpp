@@ -31,12 +31,15 @@ struct BlasKernels {
 };
 
 namespace detail {
+// OpenBLAS's x86 fallbacks below AVX2; every other name is a deliberate choice.
+inline bool is_fallback_core(const std::string& core) {
+  return core == "Prescott" || core == "Core2" || core == "Penryn" || core == "Nehalem" || core == "Dunnington" ||
+         core == "Sandybridge";
+}
+
 // The kernel family this CPU's features call for, or nullptr when OpenBLAS's own choice stands.
 inline const char* blas_core_for_features(const std::string& chosen) {
-  // OpenBLAS's x86 fallbacks below AVX2; every other name is a deliberate choice.
-  const bool fallback = chosen == "Prescott" || chosen == "Core2" || chosen == "Penryn" || chosen == "Nehalem" ||
-                        chosen == "Dunnington" || chosen == "Sandybridge";
-  if (!fallback) return nullptr;
+  if (!is_fallback_core(chosen)) return nullptr;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vl"))
     return "SkylakeX";
@@ -58,7 +61,7 @@ inline BlasKernels select_blas_kernels() {
 }
 }  // namespace detail
 
-// Selected once, thread-safely, before the first GEMM (cpu::gemm calls this).
+// Selected once, thread-safely, before the first OpenBLAS GEMM (cpu::gemm calls this for double).
 inline const BlasKernels& blas_kernels() {
   static const BlasKernels k = detail::select_blas_kernels();
   return k;

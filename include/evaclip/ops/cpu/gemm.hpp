@@ -14,8 +14,8 @@
 #pragma once
 
 #include <cblas.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -60,8 +60,8 @@ inline constexpr std::int64_t gemm_serial_work = std::int64_t(1) << 18;
 // Row panels of C start at multiples of this. OpenBLAS's kernels tile the rows of a row-major C in groups
 // of 4, 8 or 12 (24 rows: Haswell/Zen/SkylakeX sgemm, and the dgemm kernels), and a row's bits depend on the tile
 // that computes it; panels aligned to the tiles leave every tile, and so every bit, as in one call.
-// (Column panels do not: the last columns of each call take another path.) Checked at 1, 2, 3 threads
-// by tests/unit/ops/test_cpu_parallel.cpp.
+// (Column panels do not: the last columns of each call take another path.) oneDNN's sgemm keeps the same
+// panels bit-identical. Checked at 1, 2, 3 threads by tests/unit/ops/test_cpu_parallel.cpp.
 inline constexpr std::int64_t gemm_rows = 24;
 
 // OpenBLAS's AVX-512 (SkylakeX family) builds send a call with m n k <= 100^3 to a separate "small matrix"
@@ -74,7 +74,7 @@ void blas_gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c
   const std::int64_t ldb = s.ldb ? s.ldb : tight_ld(s.trans_b, s.k, s.n);
   const std::int64_t ldc = s.ldc ? s.ldc : s.n;
   if (s.batch <= 0 || s.m <= 0 || s.n <= 0) return;
-  blas_kernels();  // the CPU's own kernels, chosen once before the first call
+  if constexpr (std::is_same_v<T, double>) blas_kernels();  // OpenBLAS on the CPU's own kernels, chosen once
   const std::int64_t work = s.m * s.n * std::max<std::int64_t>(s.k, 1);
   const int threads = omp_in_parallel() || s.batch * work < gemm_serial_work ? 1 : omp_get_max_threads();
   // Pieces per batch item: row panels of C when there are fewer items than threads.
@@ -83,8 +83,9 @@ void blas_gemm(const GemmShape& s, T alpha, const T* a, const T* b, T beta, T* c
   const std::int64_t min_rows = double(s.m) * nk > gemm_small_mnk ? std::int64_t(gemm_small_mnk / nk) + 1 : 0;
   const std::int64_t max_pieces = min_rows ? s.m / (min_rows + gemm_rows) : (s.m + gemm_rows - 1) / gemm_rows;
   const std::int64_t pieces =
-      s.batch >= threads ? 1
-                         : std::max<std::int64_t>(1, std::min<std::int64_t>((threads + s.batch - 1) / s.batch, max_pieces));
+      s.batch >= threads
+          ? 1
+          : std::max<std::int64_t>(1, std::min<std::int64_t>((threads + s.batch - 1) / s.batch, max_pieces));
   auto edge = [&](std::int64_t p) {  // first row of panel p: a multiple of gemm_rows, nearest to an even split
     return p >= pieces ? s.m : std::min(s.m, (s.m * p / pieces + gemm_rows / 2) / gemm_rows * gemm_rows);
   };
