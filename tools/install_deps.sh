@@ -5,6 +5,7 @@
 #   plots:           python3-matplotlib                  (tools/plot_training.py, make demo)
 #   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
 #                    nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev
+#                    ocl-icd-opencl-dev (only a "Recommends" of libdnnl-dev, but its CMake config needs OpenCL)
 # The CUDA toolkit (nvcc) is optional and NOT installed here: install it from NVIDIA; with nvcc on the
 # PATH (or in /usr/local/cuda) the CUDA targets are built too.
 # EVACLIP_SKIP_DEPS=1 skips this step (e.g. on a machine set up by hand).
@@ -12,7 +13,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config python3 python3-matplotlib
           libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
-          nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev)
+          nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev ocl-icd-opencl-dev)
 
 if [ "${EVACLIP_SKIP_DEPS:-0}" = 1 ]; then
   exit 0
