@@ -6,11 +6,19 @@
 # (OpenBLAS, ICU, GoogleTest, ...) and no network, and its minutes are scarce: build on this machine,
 # carry the binaries. The CUDA libraries themselves (cudart, cuBLAS, cuBLASLt) are not packed: the GPU
 # machine has its own, matching its driver.
-#   tools/gpu_bundle.sh [BUILD_DIR]      (default build/, configured by `make build` with CUDA on)
+#   tools/gpu_bundle.sh [BUILD_DIR]      (default build-bundle/, configured here with CUDA on and
+#                                         EVACLIP_NATIVE off: the GPU machine's CPU may lack this one's
+#                                         vector instructions)
 #   then: device run with carry [".gpu"], command `tools/gpu_check.sh`
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-build=${1:-build}
+build=${1:-build-bundle}
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DEVACLIP_CUDA=ON -DEVACLIP_NATIVE=OFF -DEVACLIP_INSTALL=OFF >/dev/null
+elif grep -q '^EVACLIP_NATIVE:BOOL=ON' "$build/CMakeCache.txt"; then
+  echo "gpu_bundle: $build/ is built with EVACLIP_NATIVE=ON (-march=native); use a build without it" >&2
+  exit 1
+fi
 targets=(evaclip_gpu_tests evaclip_cli_gpu_tests evaclip-features)
 for src in benchmarks/bench_*_cuda.cu; do [ -e "$src" ] && targets+=("$(basename "${src%.cu}")"); done
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"

@@ -1,10 +1,11 @@
-// caching_allocator.hpp — defines CachingAllocator<Raw>: device memory reuse by size class.
+// caching_allocator.hpp — defines CachingAllocator<Raw>: memory reuse by size class (device memory, and
+// large host blocks: host_memory.hpp).
 //
 // cudaMalloc/cudaFree synchronise the device and cost tens of microseconds, so a training step that
 // allocates its activations afresh would spend more time in the driver than in kernels. Freed blocks go
 // to a free list keyed by their rounded size and are handed out again. The raw allocator is a template
 // parameter so that the policy is unit-tested on the CPU (tests use a counting malloc) and used with
-// cudaMalloc in cuda_memory.hpp.
+// cudaMalloc in cuda_memory.hpp and aligned_alloc in host_memory.hpp.
 //
 // Blocks are reused in host order: correct for work on one stream (the backend's), which is the only
 // mode evaclip uses. A block freed while another stream still reads it would need stream events.
@@ -58,8 +59,8 @@ class CachingAllocator {
       release_cached_locked();
       p = Raw::alloc(size);
     }
-    EVACLIP_CHECK(p, "caching allocator: out of device memory allocating ", bytes, " bytes (",
-                  stats_.in_use, " bytes in use)");
+    EVACLIP_CHECK(p, "caching allocator: out of memory allocating ", bytes, " bytes (", stats_.in_use,
+                  " bytes in use)");
     ++stats_.raw_allocs;
     stats_.in_use += size;
     live_[p] = size;

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <initializer_list>
 #include <memory>
 #include <numeric>
@@ -17,6 +16,7 @@
 #include "evaclip/core/cuda_memory.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/core/error.hpp"
+#include "evaclip/core/host_memory.hpp"
 #include "evaclip/core/random.hpp"
 #include "evaclip/core/shape.hpp"
 
@@ -31,17 +31,11 @@ class Storage {
     EVACLIP_CHECK(keeper_, "Storage: external memory needs an owner that keeps it alive");
   }
   Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
-    if (device == Device::cpu) {
-      // 64-byte alignment for vector loads; aligned_alloc needs a size that is a multiple of it.
-      data_ = std::aligned_alloc(64, std::max<std::size_t>(64, (bytes + 63) / 64 * 64));
-      EVACLIP_CHECK(data_, "Storage: out of host memory allocating ", bytes, " bytes");
-    } else {
-      data_ = device_alloc(bytes);
-    }
+    data_ = device == Device::cpu ? host_alloc(bytes) : device_alloc(bytes);
   }
   ~Storage() {
     if (keeper_) return;  // the keeper's own release frees external memory
-    device_ == Device::cpu ? std::free(data_) : device_free(data_);
+    device_ == Device::cpu ? host_free(data_, bytes_) : device_free(data_);
   }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

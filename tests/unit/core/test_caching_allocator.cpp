@@ -1,4 +1,6 @@
-// Tests CachingAllocator with counting host allocators: reuse, size classes, best fit, stats, OOM retry.
+// Tests CachingAllocator with counting host allocators (reuse, size classes, best fit, stats, OOM retry) and
+// the host tensor storage that uses it.
+#include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <vector>
@@ -176,7 +178,7 @@ TEST_F(CachingAllocatorTest, OutOfMemoryWithNothingCachedThrows) {
   CountingRaw::reset(4 * MiB);
   Alloc a;
   void* p = a.allocate(3 * MiB);  // 4 MiB in use
-  EXPECT_THROW_MSG(a.allocate(1000), "caching allocator: out of device memory allocating 1000 bytes (4194304 bytes in use)");
+  EXPECT_THROW_MSG(a.allocate(1000), "caching allocator: out of memory allocating 1000 bytes (4194304 bytes in use)");
   EXPECT_EQ(CountingRaw::failures, 2u);  // first try and the retry after releasing the (empty) cache
   a.deallocate(p);
   EXPECT_EQ(a.stats().in_use, 0u);
@@ -190,4 +192,32 @@ TEST_F(CachingAllocatorTest, FreeingUnknownPointerThrows) {
   a.deallocate(p);
   EXPECT_THROW_MSG(a.deallocate(p), "did not allocate");  // double free
   EXPECT_EQ(a.stats().cached, 512u);
+}
+
+// Host tensors of 128 KiB and more come from host_allocator(), so a freed activation's block (and its
+// resident pages) serves the next one; smaller ones and sanitizer builds go to the C allocator.
+TEST(HostMemory, LargeTensorStorageIsReusedSmallIsNot) {
+  auto& cache = host_allocator();
+  cache.empty_cache();  // nothing cached from earlier tests: the first block below is a fresh one
+  const auto before = cache.stats();
+  void* first = nullptr;
+  {
+    Tensor t = Tensor::empty({256, 256}, DType::f32);  // 256 KiB
+    first = t.raw();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % 64, 0u);
+  }
+  {
+    Tensor small = Tensor::empty({16}, DType::f32);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.raw()) % 64, 0u);
+  }
+  Tensor again = Tensor::empty({255, 256}, DType::f32);  // same size class
+  const auto after = cache.stats();
+  if (kHostCache) {
+    EXPECT_EQ(again.raw(), first);
+    EXPECT_EQ(after.hits, before.hits + 1);
+    EXPECT_EQ(after.raw_allocs, before.raw_allocs + 1);
+  } else {
+    EXPECT_EQ(after.hits, before.hits);
+    EXPECT_EQ(after.raw_allocs, before.raw_allocs);
+  }
 }

@@ -5,12 +5,14 @@
 // a slice, a concat piece or a broadcast (stride 0) is one call with the right strides and base pointers.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "evaclip/core/backend.hpp"
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/core/shape.hpp"
+#include "evaclip/ops/copy_dims.hpp"
 #include "evaclip/ops/cpu/parallel.hpp"
 
 namespace evaclip::cpu {
@@ -19,25 +21,35 @@ namespace evaclip::cpu {
 template <class T>
 void strided_copy(Backend, T* dst, const Strides& dst_strides, const T* src, const Strides& src_strides,
                   const Shape& shape) {
-  const std::size_t rank = shape.size();
   if (numel(shape) == 0) return;
-  if (rank == 0) {
-    *dst = *src;
-    return;
-  }
-  // The last dimension is the inner loop; every "row" (index over the others) is an independent task.
-  const std::int64_t inner = shape.back(), rows = numel(shape) / inner;
-  const std::int64_t ds = dst_strides.back(), ss = src_strides.back();
+  const CopyDims c = merge_copy_dims(dst_strides, src_strides, shape);
+  // The innermost merged dimension is the inner loop (a plain copy when both its strides are 1); every
+  // row (index over the others) is an independent task. A thread unravels its first row once and steps
+  // through the rest with an odometer, so no row pays for divisions.
+  const std::size_t outer = c.size.size() - 1;
+  const std::int64_t inner = c.size.back(), rows = numel(shape) / inner;
+  const std::int64_t ds = c.dst.back(), ss = c.src.back();
   parallel_ranges(rows, inner, [&](std::int64_t r_begin, std::int64_t r_end) {
+    std::vector<std::int64_t> idx(outer);
+    std::int64_t od = 0, os = 0, rem = r_begin;
+    for (std::size_t d = outer; d-- > 0;) {
+      idx[d] = rem % c.size[d];
+      rem /= c.size[d];
+      od += idx[d] * c.dst[d];
+      os += idx[d] * c.src[d];
+    }
     for (std::int64_t r = r_begin; r < r_end; ++r) {
-      std::int64_t od = 0, os = 0, rem = r;
-      for (std::size_t d = rank - 1; d-- > 0;) {  // unravel r over dims [0, rank-1)
-        const std::int64_t i = rem % shape[d];
-        rem /= shape[d];
-        od += i * dst_strides[d];
-        os += i * src_strides[d];
+      if (ds == 1 && ss == 1) std::copy_n(src + os, inner, dst + od);
+      else
+        for (std::int64_t j = 0; j < inner; ++j) dst[od + j * ds] = src[os + j * ss];
+      for (std::size_t d = outer; d-- > 0;) {
+        od += c.dst[d];
+        os += c.src[d];
+        if (++idx[d] < c.size[d]) break;
+        od -= c.dst[d] * c.size[d];
+        os -= c.src[d] * c.size[d];
+        idx[d] = 0;
       }
-      for (std::int64_t j = 0; j < inner; ++j) dst[od + j * ds] = src[os + j * ss];
     }
   });
 }

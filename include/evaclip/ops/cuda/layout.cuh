@@ -1,9 +1,8 @@
 // layout.cuh (cuda) — defines strided_copy (the data movement of reshape/permute/concat/slice/expand_batch
 // and split_heads/merge_heads) and batch_sum (the gradient of a batch broadcast).
 //
-// strided_copy first simplifies the problem on the host: size-1 dimensions are dropped and neighbours
-// that are contiguous in both dst and src are merged (a plain copy becomes rank 1, a concat piece rank 2,
-// the (B, T, H, hd) <-> (B, H, T, hd) permute stays rank 4). When the innermost dimension has stride 1 on
+// strided_copy first simplifies the problem on the host (merge_copy_dims: size-1 dimensions dropped,
+// neighbours contiguous in both dst and src merged). When the innermost dimension has stride 1 on
 // both sides, the copy is re-expressed in the widest element W in {16, 8, 4, 2} bytes that divides the
 // row length, every outer stride and both base pointers: a split_heads row of hd = 64 bf16 becomes 8
 // 16-byte vectors. One thread then moves one W-byte element (256 threads per block): it unravels its
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "evaclip/core/shape.hpp"
+#include "evaclip/ops/copy_dims.hpp"
 #include "evaclip/ops/cuda/common.cuh"
 #include "evaclip/ops/cuda/elementwise.cuh"
 
@@ -50,24 +50,10 @@ inline std::string strides_string(const Strides& s) { return to_string(Shape(s.b
 // every outer stride and both pointers. Throws when more than kMaxCopyRank dimensions remain.
 inline CopyPlan plan_strided_copy(const void* dst, const Strides& dst_strides, const void* src,
                                   const Strides& src_strides, const Shape& shape, int elem_bytes) {
-  std::vector<std::int64_t> size, ds, ss;
-  for (std::size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (!size.empty() && ds.back() == dst_strides[d] * shape[d] && ss.back() == src_strides[d] * shape[d]) {
-      size.back() *= shape[d];
-      ds.back() = dst_strides[d];
-      ss.back() = src_strides[d];
-    } else {
-      size.push_back(shape[d]);
-      ds.push_back(dst_strides[d]);
-      ss.push_back(src_strides[d]);
-    }
-  }
-  if (size.empty()) {  // one element
-    size = {1};
-    ds = {0};
-    ss = {0};
-  }
+  const CopyDims dims = merge_copy_dims(dst_strides, src_strides, shape);
+  const std::vector<std::int64_t>& size = dims.size;
+  const std::vector<std::int64_t>& ds = dims.dst;
+  const std::vector<std::int64_t>& ss = dims.src;
   const int rank = int(size.size());
   EVACLIP_CHECK(rank <= kMaxCopyRank, "strided_copy: shape ", to_string(shape), " with dst strides ",
                 strides_string(dst_strides), " and src strides ", strides_string(src_strides), " has ", rank,
