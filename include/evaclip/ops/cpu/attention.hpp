@@ -13,7 +13,7 @@
 // 256 KiB in fp32) at a time, so the scores stay in cache and only one OpenMP region opens per call. The
 // block size depends on L alone and every item is computed by one thread, so the bits do not depend on the
 // thread count (up to gemm()'s own panels when one item is worth splitting: gemm.hpp); blocks are whole GEMM
-// row tiles, so the forward and dq have the bits of one unblocked pass (OpenBLAS; fp64 in the tests). The
+// row tiles, so the forward and dq have the bits of one unblocked pass (on AVX-512; fp64 in the tests). The
 // backward sums dk and dv over the query blocks of an item in block order.
 #pragma once
 

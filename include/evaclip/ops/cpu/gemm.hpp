@@ -9,10 +9,9 @@
 // Threading: a GEMM worth splitting runs as one OpenMP region whose threads each make single-threaded BLAS
 // calls (both libraries' OpenMP builds run serially inside a region) on whole batch items or on row panels
 // of C. The libraries' own threading synchronises their threads many times per call, which a shared machine
-// punishes. For OpenBLAS's dgemm the panels leave the bits as one call gives them (see gemm_rows), so fp64
-// results do not depend on the thread count; oneDNN's sgemm keeps them on AVX-512 but on AVX2 (Zen) picks
-// its algorithm by the call's size, so there fp32 results at different thread counts agree to rounding
-// (each count is still deterministic). Called inside a region (attention's per-head products), gemm runs
+// punishes. On AVX-512 (Emerald Rapids) the panels leave the bits as one call gives them (see gemm_rows);
+// on AVX2 (Zen) both oneDNN's sgemm and OpenBLAS's dgemm pick kernels and blocking by the call's size, so
+// there results at different thread counts agree to rounding (each count is still deterministic). Called inside a region (attention's per-head products), gemm runs
 // serially.
 #pragma once
 
@@ -63,8 +62,8 @@ inline constexpr std::int64_t gemm_serial_work = std::int64_t(1) << 18;
 // Row panels of C start at multiples of this. OpenBLAS's kernels tile the rows of a row-major C in groups
 // of 4, 8 or 12 (24 rows: Haswell/Zen/SkylakeX sgemm, and the dgemm kernels), and a row's bits depend on the tile
 // that computes it; panels aligned to the tiles leave every tile, and so every bit, as in one call.
-// (Column panels do not: the last columns of each call take another path.) oneDNN's sgemm keeps these
-// panels bit-identical on AVX-512 only (above). Checked at 1, 2, 3 threads by tests/unit/ops/test_cpu_parallel.cpp.
+// (Column panels do not: the last columns of each call take another path.) Bit-identical on AVX-512
+// only (above). Checked at 1, 2, 3 threads by tests/unit/ops/test_cpu_parallel.cpp.
 inline constexpr std::int64_t gemm_rows = 24;
 
 // OpenBLAS's AVX-512 (SkylakeX family) builds send a call with m n k <= 100^3 to a separate "small matrix"
