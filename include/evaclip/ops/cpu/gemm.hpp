@@ -11,8 +11,8 @@
 // of C. The libraries' own threading synchronises their threads many times per call, which a shared machine
 // punishes. On AVX-512 (Emerald Rapids) the panels leave the bits as one call gives them (see gemm_rows);
 // on AVX2 (Zen) both oneDNN's sgemm and OpenBLAS's dgemm pick kernels and blocking by the call's size, so
-// there results at different thread counts agree to rounding (each count is still deterministic). Called inside a region (attention's per-head products), gemm runs
-// serially.
+// there results at different thread counts agree to rounding (each count is still deterministic). Called
+// inside a region (attention's per-head products), gemm runs serially.
 #pragma once
 
 #include <cblas.h>
