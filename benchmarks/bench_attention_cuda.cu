@@ -5,7 +5,7 @@
 // Each repeat is timed alone with CUDA events after the L2 is flushed (a memset of twice its size), after
 // a warm-up; the counters are the median repeat's TFLOP/s, counting 4 T^2 hd per (batch, head) (q k^T and
 // P v; causal halves it) and not the RoPE, and its fraction of the 790 TFLOP/s of a bf16 8192^3 GEMM on the
-// H200 (../shared/perf.md). Inputs are N(0, 1), tables cos/sin of random angles. Without a device every
+// H200 (docs/performance.md). Inputs are N(0, 1), tables cos/sin of random angles. Without a device every
 // benchmark reports "no CUDA device". benchmarks/peers/attention_cuda_peer.py runs PyTorch's SDPA on the
 // same shapes and reads this program's JSON.
 #include <benchmark/benchmark.h>
@@ -20,7 +20,7 @@
 #include "cuda_timing.cuh"
 #include "evaclip/core/random.hpp"
 #include "evaclip/core/tensor.hpp"
-#include "evaclip/ops/attention_kernel.hpp"
+#include "evaclip/ops/attention_args.hpp"
 #include "evaclip/ops/cuda/attention.cuh"
 
 using namespace evaclip;
@@ -38,7 +38,7 @@ void model_shapes(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
-template <AttentionKernel K>
+template <bool kFused>
 void BM_rope_attention(benchmark::State& state) {
   if (!bench::have_device(state)) return;
   const std::int64_t B = state.range(0), H = state.range(1), L = state.range(2), hd = state.range(3);
@@ -55,12 +55,14 @@ void BM_rope_attention(benchmark::State& state) {
   const Tensor sin = Tensor::from({L - 1, hd}, DType::f32, sv).to(Device::cuda);
   Tensor o = Tensor::empty(s, DType::bf16, Device::cuda), lse = Tensor::empty({B, H, L}, DType::f32, Device::cuda);
   const double scale = 1.0 / std::sqrt(double(hd));
-  auto run = [&] {
-    cuda::rope_attention_forward<float, K>(cuda::Backend{}, o.data<bf16>(), lse.data<float>(), q.data<bf16>(),
-                                           k.data<bf16>(), v.data<bf16>(), rope ? cos.data<float>() : nullptr,
-                                           rope ? sin.data<float>() : nullptr, B, H, L, hd, rope ? 1 : 0, false, causal,
-                                           scale);
-  };
+  const AttentionArgs<bf16, float> args{.q = q.data<bf16>(), .k = k.data<bf16>(), .v = v.data<bf16>(),
+                                        .cos = rope ? cos.data<float>() : nullptr,
+                                        .sin = rope ? sin.data<float>() : nullptr, .batch = B, .heads = H,
+                                        .tokens = L, .head_dim = hd, .prefix = rope ? 1 : 0, .causal = causal,
+                                        .scale = scale};
+  cuda::Backend be;
+  be.fusion.attention = kFused;
+  auto run = [&] { cuda::rope_attention_forward(be, o.data<bf16>(), lse.data<float>(), args); };
 
   const std::vector<double> seconds = bench::event_seconds(state, true, [&](int) { run(); });
   const double median = bench::median(seconds);
@@ -71,7 +73,7 @@ void BM_rope_attention(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_rope_attention, AttentionKernel::fused)->Apply(model_shapes);
-BENCHMARK_TEMPLATE(BM_rope_attention, AttentionKernel::unfused)->Apply(model_shapes);
+BENCHMARK_TEMPLATE(BM_rope_attention, true)->Name("BM_rope_attention<fused>")->Apply(model_shapes);
+BENCHMARK_TEMPLATE(BM_rope_attention, false)->Name("BM_rope_attention<unfused>")->Apply(model_shapes);
 
 BENCHMARK_MAIN();

@@ -77,7 +77,7 @@ def ours(bench):
     for b in json.loads(out.stdout)["benchmarks"]:
         if b.get("error_occurred"):
             raise SystemExit(f"{b['name']}: {b.get('error_message')}")
-        m = re.match(r"BM_rope_attention<AttentionKernel::(\w+)>/B:(\d+)/H:(\d+)/T:(\d+)/hd:(\d+)"
+        m = re.match(r"BM_rope_attention<(\w+)>/B:(\d+)/H:(\d+)/T:(\d+)/hd:(\d+)"
                      r"/causal:(\d)/rope:(\d)",
                      b["name"])
         if m:

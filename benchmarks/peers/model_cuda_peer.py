@@ -66,7 +66,7 @@ def ours(bin_dir, batch):
     if not exe.exists():
         print(f"model_cuda_peer: {exe} not found; peer figures only")
         return {}
-    out = subprocess.run([str(exe), f"--benchmark_filter=bf16_mixed/fused/{batch}/", "--benchmark_format=json",
+    out = subprocess.run([str(exe), f"--benchmark_filter=bf16_mixed/batch:{batch}/fusion:7/", "--benchmark_format=json",
                           "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True).stdout
     res = {}
     for b in json.loads(out)["benchmarks"]:

@@ -44,25 +44,58 @@ inline Tensor host_randn(Shape s, DType dt, std::uint64_t seed, double std = 1.0
   return Tensor::randn(std::move(s), dt, rng, std);
 }
 
+// How far got is from ref: the largest |got - ref| (a NaN counts as infinite), where it is, and max |ref|.
+struct ReferenceError {
+  double worst = 0, scale = 0;
+  std::int64_t at = 0;
+  double relative() const { return worst / std::max(scale, 1e-30); }
+};
+
+// ref on the host, got on either device, of one shape (OpenMP over the elements: references run
+// to hundreds of millions of elements).
+inline ReferenceError reference_error(const Tensor& ref_any, const Tensor& got_any) {
+  EVACLIP_CHECK(ref_any.shape() == got_any.shape(), "reference_error: ", to_string(got_any.shape()),
+                " vs reference ", to_string(ref_any.shape()));
+  // One dtype to compare in: the common one, or f64 when they differ.
+  const DType dt = ref_any.dtype() == got_any.dtype() ? ref_any.dtype() : DType::f64;
+  const Tensor ref = ref_any.contiguous().to(dt), got = got_any.to(Device::cpu).contiguous().to(dt);
+  const std::int64_t n = ref.numel();
+  ReferenceError e;
+  visit_dtype(dt, [&](auto z) {
+    using T = decltype(z);
+    const T *a = ref.data<T>(), *b = got.data<T>();
+#pragma omp parallel
+    {
+      ReferenceError local;
+#pragma omp for nowait
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double r = convert<double>(a[i]), d = std::abs(r - convert<double>(b[i]));
+        local.scale = std::max(local.scale, std::abs(r));
+        if (std::isnan(d) || d > local.worst) local.worst = std::isnan(d) ? INFINITY : d, local.at = i;
+      }
+#pragma omp critical
+      {
+        e.scale = std::max(e.scale, local.scale);
+        if (local.worst > e.worst || (local.worst == e.worst && local.at < e.at)) e.worst = local.worst, e.at = local.at;
+      }
+    }
+  });
+  return e;
+}
+
 // max |got - ref| <= rel * max |ref| (ref on the host, got on either device; NaN never passes).
 inline ::testing::AssertionResult close_to_reference(const Tensor& ref, const Tensor& got, double rel) {
   if (ref.shape() != got.shape())
     return ::testing::AssertionFailure() << "shape " << to_string(got.shape()) << " vs reference "
                                          << to_string(ref.shape());
-  const auto a = ref.to_vector(), b = got.to_vector();
-  double scale = 0, worst = 0;
-  std::size_t wi = 0;
-  for (double v : a) scale = std::max(scale, std::abs(v));
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double err = std::abs(a[i] - b[i]);
-    if (std::isnan(err) || err > worst) {
-      worst = std::isnan(err) ? INFINITY : err;
-      wi = i;
-    }
-  }
-  if (worst <= rel * std::max(scale, 1e-30)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "worst [" << wi << "]: reference " << a[wi] << " got " << b[wi]
-                                       << ", error " << worst << " > " << rel << " x max|ref| " << scale;
+  const ReferenceError e = reference_error(ref, got);
+  if (e.worst <= rel * std::max(e.scale, 1e-30)) return ::testing::AssertionSuccess();
+  const auto value_at = [&](const Tensor& t) {
+    return t.to(Device::cpu).contiguous().reshape({t.numel()}).slice(0, e.at, e.at + 1).to_vector()[0];
+  };
+  return ::testing::AssertionFailure() << "worst [" << e.at << "]: reference " << value_at(ref) << " got "
+                                       << value_at(got)
+                                       << ", error " << e.worst << " > " << rel << " x max|ref| " << e.scale;
 }
 
 // A device tensor filled with 0xFF bytes: NaN in float, bf16 and f16, so an element a kernel fails to

@@ -97,26 +97,27 @@ void check(const Case& c, std::uint64_t seed) {
   const float* hc = c.rope ? cos.data<float>() : nullptr;
   const float* hs = c.rope ? sin.data<float>() : nullptr;
 
+  const AttentionArgs<T, float> host{.q = q.data<T>(), .k = k.data<T>(), .v = v.data<T>(), .cos = hc, .sin = hs,
+                                     .batch = c.B, .heads = c.H, .tokens = c.L, .head_dim = c.hd, .prefix = c.prefix,
+                                     .per_sample = c.per_sample, .causal = c.causal, .scale = scale};
   Tensor o_ref = Tensor::empty(s, dt), lse_ref = Tensor::empty(ls, DType::f32);
-  cpu::rope_attention_forward<float>(cpu::Backend{}, o_ref.data<T>(), lse_ref.data<float>(), q.data<T>(), k.data<T>(),
-                                     v.data<T>(), hc, hs, c.B, c.H, c.L, c.hd, c.prefix, c.per_sample, c.causal, scale);
+  cpu::rope_attention_forward(cpu::Backend{}, o_ref.data<T>(), lse_ref.data<float>(), host);
 
   const DeviceBuf dq = to_device(q, c.offset), dk = to_device(k, c.offset), dv = to_device(v, c.offset);
   const DeviceBuf dc = to_device(cos, c.offset), dsn = to_device(sin, c.offset);
-  auto run = [&](auto kernel) {
-    constexpr AttentionKernel K = decltype(kernel)::value;
-    SCOPED_TRACE(K == AttentionKernel::fused ? "fused" : "unfused");
+  AttentionArgs<T, float> dev = host;
+  dev.q = dq.ptr<T>(), dev.k = dk.ptr<T>(), dev.v = dv.ptr<T>();
+  dev.cos = c.rope ? dc.ptr<float>() : nullptr, dev.sin = c.rope ? dsn.ptr<float>() : nullptr;
+  for (const bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "fused" : "unfused");
     const DeviceBuf o = poisoned(numel(s), dt, c.offset), lse = poisoned(numel(ls), DType::f32, 0);
-    cuda::rope_attention_forward<float, K>(cuda::Backend{}, o.ptr<T>(), lse.ptr<float>(), dq.ptr<T>(), dk.ptr<T>(),
-                                           dv.ptr<T>(), c.rope ? dc.ptr<float>() : nullptr,
-                                           c.rope ? dsn.ptr<float>() : nullptr, c.B, c.H, c.L, c.hd, c.prefix,
-                                           c.per_sample, c.causal, scale);
+    cuda::Backend be;
+    be.fusion.attention = fused;
+    cuda::rope_attention_forward(be, o.ptr<T>(), lse.ptr<float>(), dev);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     EXPECT_TRUE(close_to_reference(o_ref, to_host(o, s), tolerance<T>())) << "o";
     EXPECT_TRUE(close_to_reference(lse_ref, to_host(lse, ls), tolerance<T>())) << "lse";
-  };
-  run(std::integral_constant<AttentionKernel, AttentionKernel::fused>{});
-  run(std::integral_constant<AttentionKernel, AttentionKernel::unfused>{});
+  }
 }
 
 // {B, H, L, hd, rope, prefix, per_sample, causal}
@@ -190,13 +191,12 @@ TEST_F(CudaAttention, TapeOpOnCudaMatchesTheCpuTape) {
   const auto [cos, sin] = tables(Case{2, 12, 197, 64, true, 1, false, false}, 14);
   const Tensor dcos = cos.to(Device::cuda), dsin = sin.to(Device::cuda);
   Tape<bf16_mixed> tc;
-  Tape<bf16_mixed, Cuda> tg;
-  NoGrad ng(tg);
-  const Var ref = rope_attention(tc, Var(q), Var(k), Var(v), &cos, &sin, 1, false);
-  const Var fused = rope_attention(tg, Var(q.to(Device::cuda)), Var(k.to(Device::cuda)), Var(v.to(Device::cuda)), &dcos,
-                                   &dsin, 1, false);
-  const Var unfused = rope_attention<AttentionKernel::unfused>(tg, Var(q.to(Device::cuda)), Var(k.to(Device::cuda)),
-                                                               Var(v.to(Device::cuda)), &dcos, &dsin, 1, false);
+  Tape<bf16_mixed, Cuda> tg, tu(Cuda{.fusion = Fusion{.attention = false}});
+  NoGrad ng(tg), nu(tu);
+  const Var ref = rope_attention(tc, Var(q), Var(k), Var(v), {.rope = {&cos, &sin}, .prefix = 1});
+  const Var dq(q.to(Device::cuda)), dk(k.to(Device::cuda)), dv(v.to(Device::cuda));
+  const Var fused = rope_attention(tg, dq, dk, dv, {.rope = {&dcos, &dsin}, .prefix = 1});
+  const Var unfused = rope_attention(tu, dq, dk, dv, {.rope = {&dcos, &dsin}, .prefix = 1});
   EXPECT_TRUE(close_to_reference(ref.value(), fused.value().to(Device::cpu), 1e-2));
   EXPECT_TRUE(close_to_reference(ref.value(), unfused.value().to(Device::cpu), 1e-2));
 }
@@ -205,7 +205,7 @@ TEST_F(CudaAttention, BackwardIsNotBuiltYet) {
   const Shape s{1, 2, 5, 64};
   Tape<bf16_mixed, Cuda> tape;
   const Var q = Var::parameter(host_randn(s, DType::bf16, 21).to(Device::cuda));
-  const Var o = rope_attention(tape, q, q, q, nullptr, nullptr, 0, true);
+  const Var o = rope_attention(tape, q, q, q, {.causal = true});
   try {
     tape.backward(o, host_randn(s, DType::bf16, 22).to(Device::cuda));
     ADD_FAILURE() << "expected the backward to throw";

@@ -2,7 +2,7 @@
 // head dims and image size) runs Clip::forward on a Tape<P, Cuda> and matches the same model, same
 // weights, on the CPU backend in the same precision: fp32 within 1e-4, bf16 and fp16 within 2e-2 of each
 // output's largest magnitude (16-bit activations rounded at different points of fused kernels). Also the
-// fused/unfused attention ablation switch at model level. Skipped without a device.
+// fusion switches (core/backend.hpp) at model level. Skipped without a device.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -52,13 +52,13 @@ std::pair<Tensor, Tensor> inputs(const nn::ClipCfg& c, std::int64_t n) {
 }
 
 template <class Block, class P>
-void expect_gpu_matches_cpu(const nn::ClipCfg& cfg, const std::string& what, double tol) {
-  SCOPED_TRACE(what + " " + P::name);
+void expect_gpu_matches_cpu(const nn::ClipCfg& cfg, const std::string& what, double tol, Fusion fusion = {}) {
+  SCOPED_TRACE(what + " " + P::name + ", unfused: " + unfused_names(fusion));
   const auto [px, ids] = inputs(cfg, 2);
   const auto cpu_model = make_model<Block, P>(cfg, Device::cpu);
   const auto gpu_model = make_model<Block, P>(cfg, Device::cuda);
   Tape<P> ct;
-  Tape<P, Cuda> gt;
+  Tape<P, Cuda> gt(Cuda{.fusion = fusion});
   NoGrad n1(ct), n2(gt);
   const auto want = cpu_model.forward(ct, Var(px.to(P::act_dtype)), ids);
   const auto got = gpu_model.forward(gt, Var(px.to(P::act_dtype).to(Device::cuda)), ids);
@@ -86,10 +86,16 @@ TEST_F(CudaModel, EveryVariantMatchesTheCpuInEveryPrecision) {
   });
 }
 
-TEST_F(CudaModel, UnfusedAttentionBlockMatchesTheCpu) {
-  using Unfused = nn::VisionBlock<
-      nn::EvaAttention<nn::AttnFeatures{.rope = true, .subln = true, .kernel = AttentionKernel::unfused}>, nn::SwiGluMlp>;
+// Every combination of the fusion switches on EVA02 (it uses all three fusions), and all of them off on
+// every variant: the unfused kernels in sequence match the CPU as the fused ones do.
+TEST_F(CudaModel, EveryFusionSwitchMatchesTheCpu) {
   const nn::ClipCfg cfg = one_block(nn::EVA02_CLIP_B_16::config());
-  expect_gpu_matches_cpu<Unfused, fp32>(cfg, "EVA02-CLIP-B-16 unfused", 1e-4);
-  expect_gpu_matches_cpu<Unfused, bf16_mixed>(cfg, "EVA02-CLIP-B-16 unfused", 2e-2);
+  for (int bits = 0; bits < 8; ++bits) {
+    const Fusion f{.attention = bool(bits & 1), .add_norm = bool(bits & 2), .swiglu_norm = bool(bits & 4)};
+    expect_gpu_matches_cpu<nn::Eva02Block, fp32>(cfg, "EVA02-CLIP-B-16", 1e-4, f);
+    expect_gpu_matches_cpu<nn::Eva02Block, bf16_mixed>(cfg, "EVA02-CLIP-B-16", 2e-2, f);
+  }
+  nn::for_each_variant([&]<class V>(V) {
+    expect_gpu_matches_cpu<typename V::vision_block, bf16_mixed>(one_block(V::config()), V::name, 2e-2, Fusion::none());
+  });
 }

@@ -17,13 +17,6 @@ struct AttnFeatures {
   bool fused_qkv = false;  // qkv.weight (3D, D) vs q_proj/k_proj/v_proj (D, D)
   bool rope = false;       // 2D RoPE on q and k of the patch tokens (the CLS token is not rotated)
   bool subln = false;      // inner_attn_ln over the merged heads before proj
-  AttentionKernel kernel = AttentionKernel::fused;  // the CUDA attention kernel (an ablation switch)
-};
-
-// RoPE tables for one forward pass, in the policy's compute type: (N, hd) shared, or (B, N, hd) per sample.
-struct RopeRef {
-  const Tensor* cos = nullptr;
-  const Tensor* sin = nullptr;
 };
 
 template <AttnFeatures F>
@@ -70,10 +63,9 @@ struct EvaAttention {
     k = split_heads(t, k, heads);
     v = split_heads(t, v, heads);
     if constexpr (F.rope) EVACLIP_CHECK(rope.cos && rope.sin, "EvaAttention: a RoPE block was called without RoPE tables");
-    // RoPE on q and k of the patch tokens (prefix 1: CLS is not rotated), fused with the attention.
-    const Tensor* cos = F.rope ? rope.cos : nullptr;
-    const Tensor* sin = F.rope ? rope.sin : nullptr;
-    Var o = merge_heads(t, rope_attention<F.kernel>(t, q, k, v, cos, sin, 1, false));  // (B, T, D)
+    // RoPE on q and k of the patch tokens (CLS is not rotated), fused with the attention.
+    Var o = rope_attention(t, q, k, v, {.rope = F.rope ? rope : RopeRef{}, .prefix = 1});  // (B, H, T, hd)
+    o = merge_heads(t, o);                                                                 // (B, T, D)
     if constexpr (F.subln) o = inner_attn_ln(t, o);
     return proj(t, o);
   }

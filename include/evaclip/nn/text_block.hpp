@@ -23,7 +23,8 @@ struct TextAttention {
     const std::int64_t W = x.shape()[2];
     const Var y = in_proj(t, x);  // (B, L, 3W)
     auto part = [&](std::int64_t i) { return split_heads(t, slice(t, y, 2, i * W, (i + 1) * W), heads); };
-    return out_proj(t, merge_heads(t, rope_attention(t, part(0), part(1), part(2), nullptr, nullptr, 0, true)));
+    const Var o = rope_attention(t, part(0), part(1), part(2), {.causal = true});  // (B, H, L, hd)
+    return out_proj(t, merge_heads(t, o));
   }
   void params(const std::string& p, ParamList& out) const {
     out.push_back({p + "in_proj_weight", in_proj.weight});

@@ -1,4 +1,4 @@
-// activations.hpp — defines gelu (exact erf), silu and swiglu(a, g) = silu(a) * g, with backward.
+// activations.hpp — defines gelu (exact erf), silu and swiglu(gate, value) = silu(gate) * value, with backward.
 #pragma once
 
 #include "evaclip/ops/cpu/activations.hpp"
@@ -16,16 +16,8 @@ Var unary_activation(Tape<P, B>& tape, const char* op, const Var& x, Fwd fwd, Bw
   const std::int64_t n = x.value().numel();
   Tensor y = new_act(tape, x.shape());
   fwd(tape.backend, y.data<T>(), x.value().data<T>(), n);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    bwd(backend, dx.data<T>(), dy.data<T>(), x.value().data<T>(), n);
-    x.accumulate_grad(std::move(dx));
-  });
-  return out;
+  return differentiable(tape, y, {x},
+                        [=](const auto& be, auto& g, const T* dy) { bwd(be, g[0], dy, x.value().data<T>(), n); });
 }
 }  // namespace detail
 
@@ -47,30 +39,20 @@ Var silu(Tape<P, B>& tape, const Var& x) {
       [](auto backend, auto... args) { silu_backward<Acc>(backend, args...); });
 }
 
-// a (gate), g (value): same shape (..., H). Returns silu(a) * g.
+// gate, value: the same shape (..., H). Returns silu(gate) * value.
 template <class P, class B>
-Var swiglu(Tape<P, B>& tape, const Var& a, const Var& g) {
+Var swiglu(Tape<P, B>& tape, const Var& gate, const Var& value) {
   using T = typename P::act_t;
   using Acc = typename P::compute_t;
-  check_arg(tape, "swiglu", "a", a);
-  check_arg(tape, "swiglu", "g", g);
-  check_shape("swiglu", "g", g, a.shape());
-  const std::int64_t n = a.value().numel();
-  Tensor y = new_act(tape, a.shape());
-  swiglu_forward<Acc>(tape.backend, y.data<T>(), a.value().data<T>(), g.value().data<T>(), n);
-  Var out = make_result(tape, y, a, g);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor da = grad_buffer<P, B>(a);
-    Tensor dg = grad_buffer<P, B>(g);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    swiglu_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(dg), dy.data<T>(),
-                         a.value().data<T>(), g.value().data<T>(), n);
-    accumulate_if(a, std::move(da));
-    accumulate_if(g, std::move(dg));
+  check_arg(tape, "swiglu", "gate", gate);
+  check_arg(tape, "swiglu", "value", value);
+  check_shape("swiglu", "value", value, gate.shape());
+  const std::int64_t n = gate.value().numel();
+  Tensor y = new_act(tape, gate.shape());
+  swiglu_forward<Acc>(tape.backend, y.data<T>(), gate.value().data<T>(), value.value().data<T>(), n);
+  return differentiable(tape, y, {gate, value}, [=](const auto& be, auto& g, const T* dy) {
+    swiglu_backward<Acc>(be, g[0], g[1], dy, gate.value().data<T>(), value.value().data<T>(), n);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -33,27 +33,20 @@ AddNorm add_layernorm(Tape<P, B>& tape, const Var& x, const Var& r, const Var& w
   Tensor sum = new_act(tape, x.shape()), y = new_act(tape, x.shape());
   Tensor mean = new_compute(tape, {R}), rstd = new_compute(tape, {R});
   add_layernorm_forward<Acc>(tape.backend, sum.data<T>(), y.data<T>(), mean.data<Acc>(), rstd.data<Acc>(),
-                             x.value().data<T>(), r.value().data<T>(), w.value().data<T>(),
-                             b.defined() ? b.value().data<T>() : nullptr, R, C, eps);
+                             x.value().data<T>(), r.value().data<T>(), w.value().data<T>(), data_or_null<T>(b), R, C,
+                             eps);
   AddNorm out{make_result(tape, sum, x, r), make_result(tape, y, x, r, w, b)};
   if (!out.y.requires_grad()) return out;  // y depends on every input, so nothing needs a backward
+  // Two outputs, so the one-output differentiable() does not fit; Grads still allocates and accumulates.
   tape.record([=, backend = tape.backend, s = out.sum, o = out.y] {
-    const bool gs = s.has_grad(), gy = o.has_grad();
-    if (!gs && !gy) return;
-    Tensor dx = grad_buffer<P, B>(x);
-    Tensor dr = grad_buffer<P, B>(r);
-    // Without a gradient of y, w and b get none (as layernorm's backward, which would not run).
-    Tensor dw = gy ? grad_buffer<P, B>(w) : Tensor();
-    Tensor db = gy ? grad_buffer<P, B>(b) : Tensor();
-    const Tensor ds = gs ? s.grad().to(P::act_dtype) : Tensor();
-    const Tensor dy = gy ? o.grad().to(P::act_dtype) : Tensor();
-    add_layernorm_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dr), data_or_null<T>(dw),
-                                data_or_null<T>(db), data_or_null<T>(ds), data_or_null<T>(dy), sum.data<T>(),
-                                w.value().data<T>(), mean.data<Acc>(), rstd.data<Acc>(), R, C);
-    accumulate_if(x, std::move(dx));
-    accumulate_if(r, std::move(dr));
-    accumulate_if(w, std::move(dw));
-    accumulate_if(b, std::move(db));
+    if (!s.has_grad() && !o.has_grad()) return;
+    Grads<P, B, 4> g({x, r, w, b});
+    if (!o.has_grad()) g.drop(2), g.drop(3);  // w and b reach only y
+    const Tensor ds = s.has_grad() ? s.grad().to(P::act_dtype) : Tensor();
+    const Tensor dy = o.has_grad() ? o.grad().to(P::act_dtype) : Tensor();
+    add_layernorm_backward<Acc>(backend, g[0], g[1], g[2], g[3], data_or_null<T>(ds), data_or_null<T>(dy),
+                                sum.data<T>(), w.value().data<T>(), mean.data<Acc>(), rstd.data<Acc>(), R, C);
+    g.accumulate();
   });
   return out;
 }

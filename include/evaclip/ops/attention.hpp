@@ -29,20 +29,10 @@ Var attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, bool c
   Tensor o = new_act(tape, q.shape()), lse = new_compute(tape, {q.shape()[0], q.shape()[1], L});
   attention_forward<Acc>(tape.backend, o.data<T>(), lse.data<Acc>(), q.value().data<T>(), k.value().data<T>(),
                          v.value().data<T>(), BH, L, D, causal, s);
-  Var out = make_result(tape, o, q, k, v);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dq = grad_buffer<P, B>(q), dk = grad_buffer<P, B>(k), dv = grad_buffer<P, B>(v);
-    const Tensor dout = out.grad().to(P::act_dtype);
-    attention_backward<Acc>(backend, data_or_null<T>(dq), data_or_null<T>(dk),
-                            data_or_null<T>(dv), dout.data<T>(), q.value().data<T>(), k.value().data<T>(),
-                            v.value().data<T>(), lse.data<Acc>(), BH, L, D, causal, s);
-    accumulate_if(q, std::move(dq));
-    accumulate_if(k, std::move(dk));
-    accumulate_if(v, std::move(dv));
+  return differentiable(tape, o, {q, k, v}, [=](const auto& be, auto& g, const T* dout) {
+    attention_backward<Acc>(be, g[0], g[1], g[2], dout, q.value().data<T>(), k.value().data<T>(), v.value().data<T>(),
+                            lse.data<Acc>(), BH, L, D, causal, s);
   });
-  return out;
 }
 
 }  // namespace evaclip

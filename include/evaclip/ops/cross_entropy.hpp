@@ -32,17 +32,10 @@ Var cross_entropy(Tape<P, B>& tape, const Var& logits, const Tensor& labels) {
   Tensor loss = new_act(tape, {}), lse = new_compute(tape, {N});
   cross_entropy_forward<Acc>(tape.backend, loss.data<T>(), lse.data<Acc>(), logits.value().data<T>(),
                              labels.data<std::int64_t>(), N, C);
-  Var out = make_result(tape, loss, logits);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dlogits = Tensor::empty(logits.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    cross_entropy_backward<Acc>(backend, dlogits.data<T>(), dy.data<T>(), logits.value().data<T>(),
-                                labels.data<std::int64_t>(), lse.data<Acc>(), N, C);
-    logits.accumulate_grad(std::move(dlogits));
+  return differentiable(tape, loss, {logits}, [=](const auto& be, auto& g, const T* dy) {
+    cross_entropy_backward<Acc>(be, g[0], dy, logits.value().data<T>(), labels.data<std::int64_t>(), lse.data<Acc>(), N,
+                                C);
   });
-  return out;
 }
 
 }  // namespace evaclip

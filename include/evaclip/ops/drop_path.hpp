@@ -43,16 +43,9 @@ Var drop_path(Tape<P, B>& tape, const Var& x, const Tensor& scales) {
   const std::int64_t n = batch == 0 ? 0 : x.value().numel() / batch;
   Tensor y = new_act(tape, x.shape());
   drop_path_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), scales.data<Acc>(), batch, n);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    drop_path_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), scales.data<Acc>(), batch, n);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    drop_path_backward<Acc>(be, g[0], dy, scales.data<Acc>(), batch, n);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -37,18 +37,8 @@ Var add(Tape<P, B>& tape, const Var& a, const Var& b) {
   const std::int64_t R = detail::broadcast_rows("add", "a", a, "b", b), C = b.value().numel();
   Tensor y = new_act(tape, a.shape());
   add_forward<Acc>(tape.backend, y.data<T>(), a.value().data<T>(), b.value().data<T>(), R, C);
-  Var out = make_result(tape, y, a, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor da = grad_buffer<P, B>(a);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    add_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(db), dy.data<T>(), R, C);
-    accumulate_if(a, std::move(da));
-    accumulate_if(b, std::move(db));
-  });
-  return out;
+  return differentiable(tape, y, {a, b},
+                        [=](const auto& be, auto& g, const T* dy) { add_backward<Acc>(be, g[0], g[1], dy, R, C); });
 }
 
 // x: (..., S...); g: (S...) possibly with leading 1s (layer scale γ: (D,)). Returns x * g, shaped like x.
@@ -61,19 +51,9 @@ Var mul(Tape<P, B>& tape, const Var& x, const Var& g) {
   const std::int64_t R = detail::broadcast_rows("mul", "x", x, "g", g), C = g.value().numel();
   Tensor y = new_act(tape, x.shape());
   mul_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), g.value().data<T>(), R, C);
-  Var out = make_result(tape, y, x, g);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = grad_buffer<P, B>(x);
-    Tensor dg = grad_buffer<P, B>(g);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    mul_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dg), dy.data<T>(),
-                      x.value().data<T>(), g.value().data<T>(), R, C);
-    accumulate_if(x, std::move(dx));
-    accumulate_if(g, std::move(dg));
+  return differentiable(tape, y, {x, g}, [=](const auto& be, auto& grads, const T* dy) {
+    mul_backward<Acc>(be, grads[0], grads[1], dy, x.value().data<T>(), g.value().data<T>(), R, C);
   });
-  return out;
 }
 
 // Returns s * x for a constant s.
@@ -85,16 +65,9 @@ Var scale(Tape<P, B>& tape, const Var& x, double s) {
   const std::int64_t n = x.value().numel();
   Tensor y = new_act(tape, x.shape());
   scale_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), s, n);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    scale_forward<Acc>(backend, dx.data<T>(), dy.data<T>(), s, n);  // d(s x)/dx = s
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    scale_forward<Acc>(be, g[0], dy, s, n);  // d(s x)/dx = s
   });
-  return out;
 }
 
 // Returns s * x for a learnt single-element s of any shape ((), (1,), ...: CLIP's logit scale). The mul
@@ -109,19 +82,9 @@ Var scale(Tape<P, B>& tape, const Var& x, const Var& s) {
   const std::int64_t n = x.value().numel();
   Tensor y = new_act(tape, x.shape());
   mul_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), s.value().data<T>(), n, 1);
-  Var out = make_result(tape, y, x, s);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = grad_buffer<P, B>(x);
-    Tensor ds = grad_buffer<P, B>(s);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    mul_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(ds), dy.data<T>(),
-                      x.value().data<T>(), s.value().data<T>(), n, 1);
-    accumulate_if(x, std::move(dx));
-    accumulate_if(s, std::move(ds));
+  return differentiable(tape, y, {x, s}, [=](const auto& be, auto& g, const T* dy) {
+    mul_backward<Acc>(be, g[0], g[1], dy, x.value().data<T>(), s.value().data<T>(), n, 1);
   });
-  return out;
 }
 
 }  // namespace evaclip

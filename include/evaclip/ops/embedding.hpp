@@ -24,16 +24,9 @@ Var embedding(Tape<P, B>& tape, const Var& table, const Tensor& ids) {
   shape.push_back(D);
   Tensor y = new_act(tape, shape);
   gather_rows_forward<Acc>(tape.backend, y.data<T>(), table.value().data<T>(), ids.data<std::int64_t>(), 1, V, n, D);
-  Var out = make_result(tape, y, table);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dtable = Tensor::empty(table.shape(), P::act_dtype, B::device);
-    gather_rows_backward<Acc>(backend, dtable.data<T>(), dy.data<T>(), ids.data<std::int64_t>(), 1, V, n, D);
-    table.accumulate_grad(std::move(dtable));
+  return differentiable(tape, y, {table}, [=](const auto& be, auto& g, const T* dy) {
+    gather_rows_backward<Acc>(be, g[0], dy, ids.data<std::int64_t>(), 1, V, n, D);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -19,16 +19,9 @@ Var exp_clamp(Tape<P, B>& tape, const Var& x, double lo, double hi) {
   const std::int64_t n = x.value().numel();
   Tensor y = new_act(tape, x.shape());
   exp_clamp_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), n, lo, hi);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    exp_clamp_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), x.value().data<T>(), n, lo, hi);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    exp_clamp_backward<Acc>(be, g[0], dy, x.value().data<T>(), n, lo, hi);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -53,16 +53,9 @@ Var gather_rows(Tape<P, B>& tape, const Var& x, const Tensor& idx) {
   const std::int64_t K = idx.shape()[1];
   Tensor y = new_act(tape, {batch, K, D});
   gather_rows_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), idx.data<std::int64_t>(), batch, rows, K, D);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    gather_rows_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), idx.data<std::int64_t>(), batch, rows, K, D);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    gather_rows_backward<Acc>(be, g[0], dy, idx.data<std::int64_t>(), batch, rows, K, D);
   });
-  return out;
 }
 
 }  // namespace evaclip

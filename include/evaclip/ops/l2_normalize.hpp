@@ -17,16 +17,9 @@ Var l2_normalize(Tape<P, B>& tape, const Var& x, double eps = 1e-12) {
   const std::int64_t C = x.shape().back(), R = rows_of(x.shape());
   Tensor y = new_act(tape, x.shape()), norm = new_compute(tape, {R});
   l2_normalize_forward<Acc>(tape.backend, y.data<T>(), norm.data<Acc>(), x.value().data<T>(), R, C, eps);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    l2_normalize_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), x.value().data<T>(), norm.data<Acc>(), R, C, eps);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    l2_normalize_backward<Acc>(be, g[0], dy, x.value().data<T>(), norm.data<Acc>(), R, C, eps);
   });
-  return out;
 }
 
 }  // namespace evaclip

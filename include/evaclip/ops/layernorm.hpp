@@ -22,23 +22,11 @@ Var layernorm(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b, double
   }
   Tensor y = new_act(tape, x.shape()), mean = new_compute(tape, {R}), rstd = new_compute(tape, {R});
   layernorm_forward<Acc>(tape.backend, y.data<T>(), mean.data<Acc>(), rstd.data<Acc>(), x.value().data<T>(),
-                         w.value().data<T>(), b.defined() ? b.value().data<T>() : nullptr, R, C, eps);
-  Var out = make_result(tape, y, x, w, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = grad_buffer<P, B>(x);
-    Tensor dw = grad_buffer<P, B>(w);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    layernorm_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dw),
-                            data_or_null<T>(db), dy.data<T>(), x.value().data<T>(), w.value().data<T>(),
-                            mean.data<Acc>(), rstd.data<Acc>(), R, C);
-    accumulate_if(x, std::move(dx));
-    accumulate_if(w, std::move(dw));
-    accumulate_if(b, std::move(db));
+                         w.value().data<T>(), data_or_null<T>(b), R, C, eps);
+  return differentiable(tape, y, {x, w, b}, [=](const auto& be, auto& g, const T* dy) {
+    layernorm_backward<Acc>(be, g[0], g[1], g[2], dy, x.value().data<T>(), w.value().data<T>(), mean.data<Acc>(),
+                            rstd.data<Acc>(), R, C);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -35,17 +35,11 @@ Var permute(Tape<P, B>& tape, const Var& x, const std::vector<std::int64_t>& ord
   const Tensor src = x.value().permute(order);  // validates order; the strides read x in output order
   Tensor y = new_act(tape, src.shape());
   strided_copy(tape.backend, y.data<T>(), y.strides(), src.data<T>(), src.strides(), src.shape());
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dst = dx.permute(order);  // dx seen in output order: writing dy through it inverts the permute
-    strided_copy(backend, dst.data<T>(), dst.strides(), dy.data<T>(), dy.strides(), dy.shape());
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=, ys = y.shape(), yst = y.strides()](const auto& be, auto& g, const T* dy) {
+    const Tensor dst =
+        g.buffer(0).permute(order);  // dx seen in output order: writing dy through it inverts the permute
+    strided_copy(be, dst.data<T>(), dst.strides(), dy, yst, ys);
   });
-  return out;
 }
 
 // xs: tensors of one rank whose shapes agree except in `dim`; returns them joined along `dim`.
@@ -107,17 +101,12 @@ Var slice(Tape<P, B>& tape, const Var& x, std::int64_t dim, std::int64_t begin, 
   const Tensor src = x.value().slice(dim, begin, end);  // validates the range
   Tensor y = new_act(tape, src.shape());
   strided_copy(tape.backend, y.data<T>(), y.strides(), src.data<T>(), src.strides(), src.shape());
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::zeros(x.shape(), P::act_dtype, B::device);
+  return differentiable(tape, y, {x}, [=, ys = y.shape(), yst = y.strides()](const auto& be, auto& g, const T* dy) {
+    Tensor dx = g.buffer(0);
+    dx.fill_(0.0);
     const Tensor dst = dx.slice(dim, begin, end);
-    strided_copy(backend, dst.data<T>(), dst.strides(), dy.data<T>(), dy.strides(), dy.shape());
-    x.accumulate_grad(std::move(dx));
+    strided_copy(be, dst.data<T>(), dst.strides(), dy, yst, ys);
   });
-  return out;
 }
 
 // x: (1, ...) (a parameter such as the CLS token (1, 1, D)) -> (batch, ...); the gradient sums over the batch.
@@ -135,16 +124,8 @@ Var expand_batch(Tape<P, B>& tape, const Var& x, std::int64_t batch) {
   Tensor y = new_act(tape, shape);
   // Source stride 0 over the batch reads the same row for every b.
   strided_copy(tape.backend, y.data<T>(), {inner, 1}, x.value().data<T>(), {0, 1}, {batch, inner});
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    batch_sum<Acc>(backend, dx.data<T>(), dy.data<T>(), batch, inner);
-    x.accumulate_grad(std::move(dx));
-  });
-  return out;
+  return differentiable(tape, y, {x},
+                        [=](const auto& be, auto& g, const T* dy) { batch_sum<Acc>(be, g[0], dy, batch, inner); });
 }
 
 }  // namespace evaclip

@@ -24,23 +24,10 @@ Var linear(Tape<P, B>& tape, const Var& x, const Var& w, const Var& b) {
   Shape ys = x.shape();
   ys.back() = N;
   Tensor y = new_act(tape, ys);
-  linear_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), w.value().data<T>(),
-                      b.defined() ? b.value().data<T>() : nullptr, R, K, N);
-  Var out = make_result(tape, y, x, w, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dx = grad_buffer<P, B>(x);
-    Tensor dw = grad_buffer<P, B>(w);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    linear_backward<Acc>(backend, data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
-                         dy.data<T>(), x.value().data<T>(), w.value().data<T>(), R, K, N);
-    accumulate_if(x, std::move(dx));
-    accumulate_if(w, std::move(dw));
-    accumulate_if(b, std::move(db));
+  linear_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), w.value().data<T>(), data_or_null<T>(b), R, K, N);
+  return differentiable(tape, y, {x, w, b}, [=](const auto& be, auto& g, const T* dy) {
+    linear_backward<Acc>(be, g[0], g[1], g[2], dy, x.value().data<T>(), w.value().data<T>(), R, K, N);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -36,19 +36,9 @@ Var matmul(Tape<P, B>& tape, const Var& a, const Var& b, bool trans_a = false, b
   cs.push_back(d.n);
   Tensor c = new_act(tape, cs);
   matmul_forward<Acc>(tape.backend, c.data<T>(), a.value().data<T>(), b.value().data<T>(), d);
-  Var out = make_result(tape, c, a, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor da = grad_buffer<P, B>(a);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dc = out.grad().to(P::act_dtype);
-    matmul_backward<Acc>(backend, data_or_null<T>(da), data_or_null<T>(db), dc.data<T>(),
-                         a.value().data<T>(), b.value().data<T>(), d);
-    accumulate_if(a, std::move(da));
-    accumulate_if(b, std::move(db));
+  return differentiable(tape, c, {a, b}, [=](const auto& be, auto& g, const T* dc) {
+    matmul_backward<Acc>(be, g[0], g[1], dc, a.value().data<T>(), b.value().data<T>(), d);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -30,24 +30,12 @@ Var patch_embed(Tape<P, B>& tape, const Var& images, const Var& w, const Var& b,
     check_shape("patch_embed", "bias", b, {D});
   }
   Tensor y = new_act(tape, {g.B, g.tokens(), D});
-  patch_embed_forward<Acc>(tape.backend, y.data<T>(), images.value().data<T>(), w.value().data<T>(),
-                           b.defined() ? b.value().data<T>() : nullptr, g, D);
-  Var out = make_result(tape, y, images, w, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor di = grad_buffer<P, B>(images);
-    Tensor dw = grad_buffer<P, B>(w);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    patch_embed_backward<Acc>(backend, data_or_null<T>(di), data_or_null<T>(dw),
-                              data_or_null<T>(db), dy.data<T>(), images.value().data<T>(), w.value().data<T>(),
-                              g, D);
-    accumulate_if(images, std::move(di));
-    accumulate_if(w, std::move(dw));
-    accumulate_if(b, std::move(db));
+  patch_embed_forward<Acc>(tape.backend, y.data<T>(), images.value().data<T>(), w.value().data<T>(), data_or_null<T>(b),
+                           g, D);
+  return differentiable(tape, y, {images, w, b}, [=](const auto& be, auto& grads, const T* dy) {
+    patch_embed_backward<Acc>(be, grads[0], grads[1], grads[2], dy, images.value().data<T>(), w.value().data<T>(), g,
+                              D);
   });
-  return out;
 }
 
 }  // namespace evaclip

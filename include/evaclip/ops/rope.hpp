@@ -37,17 +37,9 @@ Var rope2d(Tape<P, B>& tape, const Var& x, const Tensor& cos, const Tensor& sin,
   Tensor y = new_act(tape, x.shape());
   rope2d_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), cos.data<Acc>(), sin.data<Acc>(), batch, H, L, hd,
                       prefix, per_sample);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    const Tensor dy = out.grad().to(P::act_dtype);
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    rope2d_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), cos.data<Acc>(), sin.data<Acc>(), batch, H, L, hd, prefix,
-                         per_sample);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {
+    rope2d_backward<Acc>(be, g[0], dy, cos.data<Acc>(), sin.data<Acc>(), batch, H, L, hd, prefix, per_sample);
   });
-  return out;
 }
 
 }  // namespace evaclip

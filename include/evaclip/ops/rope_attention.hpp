@@ -1,30 +1,40 @@
-// rope_attention.hpp — defines rope_attention<K>(tape, q, k, v, cos, sin, prefix, causal): EVA-02's 2D RoPE
-// on q and k fused with scaled-dot-product attention, with backward.
+// rope_attention.hpp — defines rope_attention(tape, q, k, v, options): EVA-02's 2D RoPE on q and k fused
+// with scaled-dot-product attention, with backward; and its options (RopeRef, AttentionOptions).
 //
-// One op for every attention block: cos/sin null means no RoPE (text tower, EVA01, EVA02-E). It computes
-// exactly rope2d(q), rope2d(k), attention() (the rotated q/k are rounded to the activation type, as the
-// separate ops round them), but the GPU kernel rotates on load and never writes the rotated q/k or the
-// (T, T) scores. K picks the CUDA implementation (AttentionKernel::unfused is the ablation baseline); the
-// CPU has one reference for both. Saved for the backward: the row log-sum-exp, as attention() saves.
+// One op for every attention block: without RoPE tables it is plain attention (text tower, EVA01,
+// EVA02-E). It computes exactly rope2d(q), rope2d(k), attention() (the rotated q/k are rounded to the
+// activation type, as the separate ops round them), but the GPU kernel rotates on load and never writes
+// the rotated q/k or the (T, T) scores; the backend's fusion.attention switch selects the unfused GPU
+// kernels instead. Saved for the backward: the row log-sum-exp, as attention() saves.
 #pragma once
 
 #include <cmath>
 #include <optional>
 #include <utility>
 
-#include "evaclip/ops/attention_kernel.hpp"
+#include "evaclip/ops/attention_args.hpp"
 #include "evaclip/ops/cpu/rope_attention.hpp"
 #include "evaclip/ops/op_common.hpp"
 
 namespace evaclip {
 
-// q, k, v: (B, H, T, hd); cos, sin: (T - prefix, hd) shared by the batch, or (B, T - prefix, hd) per sample,
-// in the compute type, or both null. The first `prefix` tokens (CLS) are not rotated. Returns
-// softmax(scale q' k'^T) v with q', k' the rotated q, k: (B, H, T, hd). scale defaults to hd^-0.5; causal
-// excludes the keys after each query (torch's is_causal).
-template <AttentionKernel K = AttentionKernel::fused, class P, class B>
-Var rope_attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, const Tensor* cos, const Tensor* sin,
-                   std::int64_t prefix, bool causal, std::optional<double> scale = std::nullopt) {
+// The RoPE tables of one forward pass in the policy's compute type: (T - prefix, hd) shared by the batch,
+// or (B, T - prefix, hd) per sample; both null: no RoPE.
+struct RopeRef {
+  const Tensor* cos = nullptr;
+  const Tensor* sin = nullptr;
+};
+
+struct AttentionOptions {
+  RopeRef rope{};                 // none: plain attention
+  std::int64_t prefix = 0;        // leading tokens (CLS) that RoPE leaves unrotated
+  bool causal = false;            // each query sees the keys up to itself (torch's is_causal)
+  std::optional<double> scale{};  // default hd^-0.5
+};
+
+// q, k, v: (B, H, T, hd). Returns softmax(scale q' k'^T) v with q', k' the rotated q, k: (B, H, T, hd).
+template <class P, class B>
+Var rope_attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, const AttentionOptions& opt = {}) {
   using T = typename P::act_t;
   using Acc = typename P::compute_t;
   check_arg(tape, "rope_attention", "q", q);
@@ -35,10 +45,12 @@ Var rope_attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, c
   check_shape("rope_attention", "k", k, q.shape());
   check_shape("rope_attention", "v", v, q.shape());
   const std::int64_t batch = q.shape()[0], H = q.shape()[1], L = q.shape()[2], hd = q.shape()[3];
-  const double s = scale.value_or(1.0 / std::sqrt(double(hd)));
+  const std::int64_t prefix = opt.prefix;
+  const double s = opt.scale.value_or(1.0 / std::sqrt(double(hd)));
   EVACLIP_CHECK(s > 0 && std::isfinite(s), "rope_attention: scale must be positive and finite, got ", s);
   EVACLIP_CHECK(0 <= prefix && prefix <= L, "rope_attention: prefix ", prefix, " out of range for q ",
                 to_string(q.shape()));
+  const auto [cos, sin] = opt.rope;
   EVACLIP_CHECK((cos == nullptr) == (sin == nullptr), "rope_attention: cos and sin must both be given or both null");
   const bool rope = cos != nullptr;
   const bool per_sample = rope && cos->defined() && cos->shape().size() == 3;
@@ -57,28 +69,28 @@ Var rope_attention(Tape<P, B>& tape, const Var& q, const Var& k, const Var& v, c
                     to_string(table->shape()), " must be contiguous and on ", device_name(B::device));
     }
   }
-  // Held by value so the backward closure keeps the tables alive.
-  const Tensor c = rope ? *cos : Tensor(), sn = rope ? *sin : Tensor();
-  const Acc* cp = rope ? c.data<Acc>() : nullptr;
-  const Acc* sp = rope ? sn.data<Acc>() : nullptr;
+  // A copy of this lambda holds the tensors the pointers point into: the backward closure keeps them alive.
+  const Tensor cos_table = rope ? *cos : Tensor(), sin_table = rope ? *sin : Tensor();
+  const auto args = [=] {
+    return AttentionArgs<T, Acc>{.q = q.value().data<T>(),
+                                 .k = k.value().data<T>(),
+                                 .v = v.value().data<T>(),
+                                 .cos = data_or_null<Acc>(cos_table),
+                                 .sin = data_or_null<Acc>(sin_table),
+                                 .batch = batch,
+                                 .heads = H,
+                                 .tokens = L,
+                                 .head_dim = hd,
+                                 .prefix = prefix,
+                                 .per_sample = per_sample,
+                                 .causal = opt.causal,
+                                 .scale = s};
+  };
   Tensor o = new_act(tape, q.shape()), lse = new_compute(tape, {batch, H, L});
-  rope_attention_forward<Acc, K>(tape.backend, o.data<T>(), lse.data<Acc>(), q.value().data<T>(), k.value().data<T>(),
-                                 v.value().data<T>(), cp, sp, batch, H, L, hd, prefix, per_sample, causal, s);
-  Var out = make_result(tape, o, q, k, v);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dq = grad_buffer<P, B>(q), dk = grad_buffer<P, B>(k), dv = grad_buffer<P, B>(v);
-    const Tensor dout = out.grad().to(P::act_dtype);
-    rope_attention_backward<Acc>(backend, data_or_null<T>(dq), data_or_null<T>(dk), data_or_null<T>(dv), dout.data<T>(),
-                                 q.value().data<T>(), k.value().data<T>(), v.value().data<T>(), lse.data<Acc>(),
-                                 rope ? c.data<Acc>() : nullptr, rope ? sn.data<Acc>() : nullptr, batch, H, L, hd,
-                                 prefix, per_sample, causal, s);
-    accumulate_if(q, std::move(dq));
-    accumulate_if(k, std::move(dk));
-    accumulate_if(v, std::move(dv));
+  rope_attention_forward(tape.backend, o.data<T>(), lse.data<Acc>(), args());
+  return differentiable(tape, o, {q, k, v}, [=](const auto& be, auto& g, const T* dout) {
+    rope_attention_backward(be, g[0], g[1], g[2], dout, lse.data<Acc>(), args());
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -16,16 +16,9 @@ Var softmax(Tape<P, B>& tape, const Var& x) {
   const std::int64_t C = x.shape().back(), R = rows_of(x.shape());
   Tensor y = new_act(tape, x.shape());
   softmax_forward<Acc>(tape.backend, y.data<T>(), x.value().data<T>(), R, C);
-  Var out = make_result(tape, y, x);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {  // saves y (the output), not x
-    if (!out.has_grad()) return;
-    Tensor dx = Tensor::empty(x.shape(), P::act_dtype, B::device);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    softmax_backward<Acc>(backend, dx.data<T>(), dy.data<T>(), y.data<T>(), R, C);
-    x.accumulate_grad(std::move(dx));
+  return differentiable(tape, y, {x}, [=](const auto& be, auto& g, const T* dy) {  // saves y (the output), not x
+    softmax_backward<Acc>(be, g[0], dy, y.data<T>(), R, C);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -25,28 +25,12 @@ Var swiglu_layernorm(Tape<P, B>& tape, const Var& gate, const Var& value, const 
     check_shape("swiglu_layernorm", "bias", b, {F});
   }
   Tensor y = new_act(tape, gate.shape()), mean = new_compute(tape, {R}), rstd = new_compute(tape, {R});
-  swiglu_layernorm_forward<Acc>(tape.backend, y.data<T>(), mean.data<Acc>(), rstd.data<Acc>(),
-                                gate.value().data<T>(), value.value().data<T>(), w.value().data<T>(),
-                                b.defined() ? b.value().data<T>() : nullptr, R, F, eps);
-  Var out = make_result(tape, y, gate, value, w, b);
-  if (!out.requires_grad()) return out;
-  tape.record([=, backend = tape.backend] {
-    if (!out.has_grad()) return;
-    Tensor dgate = grad_buffer<P, B>(gate);
-    Tensor dvalue = grad_buffer<P, B>(value);
-    Tensor dw = grad_buffer<P, B>(w);
-    Tensor db = grad_buffer<P, B>(b);
-    const Tensor dy = out.grad().to(P::act_dtype);
-    swiglu_layernorm_backward<Acc>(backend, data_or_null<T>(dgate), data_or_null<T>(dvalue), data_or_null<T>(dw),
-                                   data_or_null<T>(db), dy.data<T>(), gate.value().data<T>(),
-                                   value.value().data<T>(), w.value().data<T>(), mean.data<Acc>(),
-                                   rstd.data<Acc>(), R, F);
-    accumulate_if(gate, std::move(dgate));
-    accumulate_if(value, std::move(dvalue));
-    accumulate_if(w, std::move(dw));
-    accumulate_if(b, std::move(db));
+  swiglu_layernorm_forward<Acc>(tape.backend, y.data<T>(), mean.data<Acc>(), rstd.data<Acc>(), gate.value().data<T>(),
+                                value.value().data<T>(), w.value().data<T>(), data_or_null<T>(b), R, F, eps);
+  return differentiable(tape, y, {gate, value, w, b}, [=](const auto& be, auto& g, const T* dy) {
+    swiglu_layernorm_backward<Acc>(be, g[0], g[1], g[2], g[3], dy, gate.value().data<T>(), value.value().data<T>(),
+                                   w.value().data<T>(), mean.data<Acc>(), rstd.data<Acc>(), R, F);
   });
-  return out;
 }
 
 }  // namespace evaclip

@@ -98,6 +98,6 @@ TEST(Gelu, ReducedPrecisionMatchesFp32WithinTolerance) {
 TEST(SwiGlu, BadShapesNameTheOp) {
   Tape<fp32> tape;
   EXPECT_THROW_MSG(swiglu(tape, Var(randn({2, 8}, DType::f32)), Var(randn({2, 4}, DType::f32))),
-                   "swiglu: g has shape (2, 4), expected (2, 8)");
+                   "swiglu: value has shape (2, 4), expected (2, 8)");
   EXPECT_THROW_MSG(gelu(tape, Var(randn({2}, DType::f64))), "gelu: x (2,) is f64");
 }

@@ -30,16 +30,16 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-struct Grads {
+struct BlockedRun {
   std::vector<double> o, lse, dq, dk, dv;
 };
 
 // Forward and backward with queries taken qb at a time.
-Grads run_blocked(const std::vector<double>& q, const std::vector<double>& k, const std::vector<double>& v,
-                  const std::vector<double>& dout, std::int64_t BH, std::int64_t L, std::int64_t D, bool causal,
-                  std::int64_t qb) {
-  Grads g{std::vector<double>(q.size()), std::vector<double>(static_cast<std::size_t>(BH * L)),
-          std::vector<double>(q.size()), std::vector<double>(q.size()), std::vector<double>(q.size())};
+BlockedRun run_blocked(const std::vector<double>& q, const std::vector<double>& k, const std::vector<double>& v,
+                       const std::vector<double>& dout, std::int64_t BH, std::int64_t L, std::int64_t D, bool causal,
+                       std::int64_t qb) {
+  BlockedRun g{std::vector<double>(q.size()), std::vector<double>(static_cast<std::size_t>(BH * L)),
+               std::vector<double>(q.size()), std::vector<double>(q.size()), std::vector<double>(q.size())};
   cpu::detail::attention_forward_blocked(Backend{}, g.o.data(), g.lse.data(), q.data(), k.data(), v.data(), BH, L, D,
                                          causal, 0.3, qb);
   cpu::detail::attention_backward_blocked(Backend{}, g.dq.data(), g.dk.data(), g.dv.data(), dout.data(), q.data(),
@@ -69,9 +69,9 @@ TEST(AttentionBlocks, BlockedEqualsUnblocked) {
              v = test::random_values<double>(static_cast<std::size_t>(n), 3),
              dout = test::random_values<double>(static_cast<std::size_t>(n), 4);
   for (bool causal : {false, true}) {
-    const Grads whole = run_blocked(q, k, v, dout, BH, L, D, causal, L);
+    const BlockedRun whole = run_blocked(q, k, v, dout, BH, L, D, causal, L);
     for (std::int64_t qb : {1, 5, 24, 48, 72, 100}) {
-      const Grads blocks = run_blocked(q, k, v, dout, BH, L, D, causal, qb);
+      const BlockedRun blocks = run_blocked(q, k, v, dout, BH, L, D, causal, qb);
       // Blocks of whole GEMM row tiles (what query_block picks) compute each row of the forward and of dq
       // exactly as one pass does; dk and dv sum over the blocks, equal up to rounding.
       if (qb % cpu::detail::gemm_rows == 0) {

@@ -1,6 +1,6 @@
 // Tests rope_attention: forward and backward bit-identical to rope2d + rope2d + attention (fp32, bf16, fp64;
-// RoPE with prefix 0/1, shared and per-sample tables; causal or not; no RoPE = attention), both kernel
-// choices giving the one CPU reference, gradients against finite differences, and argument errors.
+// RoPE with prefix 0/1, shared and per-sample tables; causal or not; no RoPE = attention), the fusion switch
+// leaving the CPU result as it is, gradients against finite differences, and argument errors.
 #include "common/test_util.hpp"
 #include "evaclip/ops/attention.hpp"
 #include "evaclip/ops/rope.hpp"
@@ -40,10 +40,11 @@ Var composed(Tape<P>& tape, const Var& q, const Var& k, const Var& v, const Tens
   return attention(tape, rope2d(tape, q, cos, sin, c.prefix), rope2d(tape, k, cos, sin, c.prefix), v, c.causal);
 }
 
-template <class P, AttentionKernel K = AttentionKernel::fused>
+template <class P>
 Var fused(Tape<P>& tape, const Var& q, const Var& k, const Var& v, const Tensor& cos, const Tensor& sin,
           const RopeAttentionCase& c) {
-  return rope_attention<K>(tape, q, k, v, c.rope ? &cos : nullptr, c.rope ? &sin : nullptr, c.prefix, c.causal);
+  const RopeRef rope = c.rope ? RopeRef{&cos, &sin} : RopeRef{};
+  return rope_attention(tape, q, k, v, {.rope = rope, .prefix = c.prefix, .causal = c.causal});
 }
 
 // Forward and all three gradients of the op equal those of the composition, bit for bit.
@@ -73,14 +74,14 @@ TEST(RopeAttention, Fp32IsBitIdenticalToTheComposedOps) { expect_identical_to_co
 TEST(RopeAttention, Bf16IsBitIdenticalToTheComposedOps) { expect_identical_to_composition<bf16_mixed>({2, 2, 7, 6}); }
 TEST(RopeAttention, Fp64IsBitIdenticalToTheComposedOps) { expect_identical_to_composition<fp64>({1, 2, 5, 4}); }
 
-TEST(RopeAttention, BothKernelChoicesRunTheOneCpuReference) {
+TEST(RopeAttention, TheCpuIgnoresTheFusionSwitch) {
   const RopeAttentionCase c{true, 1, false, true};
   const Shape s{2, 2, 6, 4};
   const auto [cos, sin] = tables(c, 2, 6, 4, DType::f32, 7);
   const Var q(randn(s, DType::f32, 8)), k(randn(s, DType::f32, 9)), v(randn(s, DType::f32, 10));
-  Tape<fp32> tape;
-  EXPECT_TRUE(allclose(fused<fp32, AttentionKernel::fused>(tape, q, k, v, cos, sin, c).value(),
-                       fused<fp32, AttentionKernel::unfused>(tape, q, k, v, cos, sin, c).value(), 0, 0));
+  Tape<fp32> fused_tape, unfused_tape(Cpu{.fusion = Fusion::none()});
+  EXPECT_TRUE(allclose(fused(fused_tape, q, k, v, cos, sin, c).value(),
+                       fused(unfused_tape, q, k, v, cos, sin, c).value(), 0, 0));
 }
 
 TEST(RopeAttention, RopeChangesTheResultAndClsStaysUnrotated) {
@@ -90,9 +91,11 @@ TEST(RopeAttention, RopeChangesTheResultAndClsStaysUnrotated) {
   Tape<fp64> tape;
   const Tensor empty = Tensor::empty({0, 4}, DType::f64);
   const Var plain = attention(tape, q, k, v, false);
-  EXPECT_TRUE(allclose(plain.value(), rope_attention(tape, q, k, v, &empty, &empty, 4, false).value(), 0, 0));
+  EXPECT_TRUE(
+      allclose(plain.value(), rope_attention(tape, q, k, v, {.rope = {&empty, &empty}, .prefix = 4}).value(), 0, 0));
   const Tensor cos = randn({3, 4}, DType::f64, 14), sin = randn({3, 4}, DType::f64, 15);
-  EXPECT_FALSE(allclose(plain.value(), rope_attention(tape, q, k, v, &cos, &sin, 1, false).value(), 1e-3, 0));
+  EXPECT_FALSE(
+      allclose(plain.value(), rope_attention(tape, q, k, v, {.rope = {&cos, &sin}, .prefix = 1}).value(), 1e-3, 0));
 }
 
 TEST(RopeAttention, GradientsMatchFiniteDifferences) {
@@ -109,24 +112,28 @@ TEST(RopeAttention, BadArgumentsNameTheOp) {
   Tape<fp32> tape;
   const Var q(randn({2, 3, 5, 8}, DType::f32)), k(randn({2, 3, 5, 8}, DType::f32));
   const Tensor good = randn({4, 8}, DType::f32);
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, Var(randn({2, 3, 6, 8}, DType::f32)), &good, &good, 1, false),
-                   "rope_attention: v has shape (2, 3, 6, 8), expected (2, 3, 5, 8)");
-  EXPECT_THROW_MSG(rope_attention(tape, Var(randn({3, 5, 8}, DType::f32)), k, k, &good, &good, 1, false),
-                   "rope_attention: q has shape (3, 5, 8), expected (B, H, T, hd)");
+  EXPECT_THROW_MSG(
+      (rope_attention(tape, q, k, Var(randn({2, 3, 6, 8}, DType::f32)), {.rope = {&good, &good}, .prefix = 1})),
+      "rope_attention: v has shape (2, 3, 6, 8), expected (2, 3, 5, 8)");
+  EXPECT_THROW_MSG(
+      (rope_attention(tape, Var(randn({3, 5, 8}, DType::f32)), k, k, {.rope = {&good, &good}, .prefix = 1})),
+      "rope_attention: q has shape (3, 5, 8), expected (B, H, T, hd)");
   const Tensor wrong = randn({5, 8}, DType::f32);
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, &wrong, &good, 1, false),
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.rope = {&wrong, &good}, .prefix = 1})),
                    "rope_attention: cos has shape (5, 8), expected (4, 8) for q (2, 3, 5, 8) with prefix 1");
   const Tensor per = randn({3, 4, 8}, DType::f32);
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, &per, &per, 1, false),
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.rope = {&per, &per}, .prefix = 1})),
                    "rope_attention: cos has shape (3, 4, 8), expected (2, 4, 8)");
   const Tensor f64 = good.to(DType::f64);
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, &good, &f64, 1, false),
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.rope = {&good, &f64}, .prefix = 1})),
                    "rope_attention: sin (4, 8) is f64 but the fp32 policy computes in f32");
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, &good, nullptr, 1, false), "rope_attention: cos and sin must both");
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.rope = {&good, nullptr}, .prefix = 1})),
+                   "rope_attention: cos and sin must both");
   const Var odd(randn({2, 3, 5, 7}, DType::f32));
   const Tensor odd_t = randn({4, 7}, DType::f32);
-  EXPECT_THROW_MSG(rope_attention(tape, odd, odd, odd, &odd_t, &odd_t, 1, false), "rope_attention: head dim 7");
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, &good, &good, 6, false), "rope_attention: prefix 6 out of range");
-  EXPECT_THROW_MSG(rope_attention(tape, q, k, k, nullptr, nullptr, 0, false, 0.0),
-                   "rope_attention: scale must be positive");
+  EXPECT_THROW_MSG((rope_attention(tape, odd, odd, odd, {.rope = {&odd_t, &odd_t}, .prefix = 1})),
+                   "rope_attention: head dim 7");
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.rope = {&good, &good}, .prefix = 6})),
+                   "rope_attention: prefix 6 out of range");
+  EXPECT_THROW_MSG((rope_attention(tape, q, k, k, {.scale = 0.0})), "rope_attention: scale must be positive");
 }

@@ -13,67 +13,53 @@
 #include <vector>
 
 #include "evaclip/core/backend.hpp"
-#include "evaclip/ops/attention_kernel.hpp"
+#include "evaclip/ops/attention_args.hpp"
 #include "evaclip/ops/cpu/attention.hpp"
 #include "evaclip/ops/cpu/rope.hpp"
 
 namespace evaclip::cpu {
 
 namespace detail {
-// q and k rotated into qr and kr (resized to n); returns the pointers attention should read: the inputs
-// themselves when there are no tables.
-template <class Acc, class T>
-std::pair<const T*, const T*> rotated_qk(Backend be, const T* q, const T* k, const Acc* cos, const Acc* sin,
-                                         std::int64_t B, std::int64_t H, std::int64_t L, std::int64_t hd,
-                                         std::int64_t prefix, bool per_sample, std::vector<T>& qr, std::vector<T>& kr) {
-  if (!cos) return {q, k};
-  const std::size_t n = std::size_t(B * H * L * hd);
-  qr.resize(n);
-  kr.resize(n);
-  rope2d_forward<Acc>(be, qr.data(), q, cos, sin, B, H, L, hd, prefix, per_sample);
-  rope2d_forward<Acc>(be, kr.data(), k, cos, sin, B, H, L, hd, prefix, per_sample);
+// q and k rotated into qr and kr (resized to their size); returns the pointers attention should read: the
+// inputs themselves when there are no tables.
+template <class T, class Acc>
+std::pair<const T*, const T*> rotated_qk(Backend be, const AttentionArgs<T, Acc>& a, std::vector<T>& qr,
+                                         std::vector<T>& kr) {
+  if (!a.rope()) return {a.q, a.k};
+  qr.resize(std::size_t(a.elements()));
+  kr.resize(std::size_t(a.elements()));
+  for (auto [dst, src] : {std::pair{qr.data(), a.q}, std::pair{kr.data(), a.k}})
+    rope2d_forward<Acc>(be, dst, src, a.cos, a.sin, a.batch, a.heads, a.tokens, a.head_dim, a.prefix, a.per_sample);
   return {qr.data(), kr.data()};
 }
 }  // namespace detail
 
-// o, q, k, v: (B, H, L, hd); lse: (B, H, L); cos, sin: (L - prefix, hd), or (B, L - prefix, hd) when
-// per_sample, or both null for no RoPE.
-template <class Acc, class T>
-void rope_attention_forward(Backend be, T* o, Acc* lse, const T* q, const T* k, const T* v, const Acc* cos,
-                            const Acc* sin, std::int64_t B, std::int64_t H, std::int64_t L, std::int64_t hd,
-                            std::int64_t prefix, bool per_sample, bool causal, double scale) {
+// o: (B, H, L, hd); lse: (B, H, L), the row log-sum-exp the backward reads.
+template <class T, class Acc>
+void rope_attention_forward(Backend be, T* o, Acc* lse, const AttentionArgs<T, Acc>& a) {
   std::vector<T> qr, kr;
-  const auto [qa, ka] = detail::rotated_qk<Acc>(be, q, k, cos, sin, B, H, L, hd, prefix, per_sample, qr, kr);
-  attention_forward<Acc>(be, o, lse, qa, ka, v, B * H, L, hd, causal, scale);
+  const auto [qa, ka] = detail::rotated_qk(be, a, qr, kr);
+  attention_forward<Acc>(be, o, lse, qa, ka, a.v, a.batch * a.heads, a.tokens, a.head_dim, a.causal, a.scale);
 }
 
-// The tape op's entry point: the CPU has one reference for every AttentionKernel, so K is ignored.
-template <class Acc, AttentionKernel K, class T>
-void rope_attention_forward(Backend be, T* o, Acc* lse, const T* q, const T* k, const T* v, const Acc* cos,
-                            const Acc* sin, std::int64_t B, std::int64_t H, std::int64_t L, std::int64_t hd,
-                            std::int64_t prefix, bool per_sample, bool causal, double scale) {
-  rope_attention_forward<Acc>(be, o, lse, q, k, v, cos, sin, B, H, L, hd, prefix, per_sample, causal, scale);
-}
-
-// dq, dk, dv: (B, H, L, hd), overwritten; a null one is not computed. lse: the forward's.
-template <class Acc, class T>
-void rope_attention_backward(Backend be, T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
-                             const Acc* lse, const Acc* cos, const Acc* sin, std::int64_t B, std::int64_t H,
-                             std::int64_t L, std::int64_t hd, std::int64_t prefix, bool per_sample, bool causal,
-                             double scale) {
+// dq, dk, dv: (B, H, L, hd), overwritten; a null one is not computed. dout: (B, H, L, hd); lse: the forward's.
+template <class T, class Acc>
+void rope_attention_backward(Backend be, T* dq, T* dk, T* dv, const T* dout, const Acc* lse,
+                             const AttentionArgs<T, Acc>& a) {
   std::vector<T> qr, kr;
-  const auto [qa, ka] = detail::rotated_qk<Acc>(be, q, k, cos, sin, B, H, L, hd, prefix, per_sample, qr, kr);
-  if (!cos) {
-    attention_backward<Acc>(be, dq, dk, dv, dout, qa, ka, v, lse, B * H, L, hd, causal, scale);
+  const auto [qa, ka] = detail::rotated_qk(be, a, qr, kr);
+  const std::int64_t BH = a.batch * a.heads, L = a.tokens, hd = a.head_dim;
+  if (!a.rope()) {
+    attention_backward<Acc>(be, dq, dk, dv, dout, qa, ka, a.v, lse, BH, L, hd, a.causal, a.scale);
     return;
   }
   // The gradients of the rotated q/k land in scratch, then go back through Rᵀ.
-  const std::size_t n = std::size_t(B * H * L * hd);
+  const std::size_t n = std::size_t(a.elements());
   std::vector<T> dqr(dq ? n : 0), dkr(dk ? n : 0);
-  attention_backward<Acc>(be, dq ? dqr.data() : nullptr, dk ? dkr.data() : nullptr, dv, dout, qa, ka, v, lse, B * H, L,
-                          hd, causal, scale);
-  if (dq) rope2d_backward<Acc>(be, dq, dqr.data(), cos, sin, B, H, L, hd, prefix, per_sample);
-  if (dk) rope2d_backward<Acc>(be, dk, dkr.data(), cos, sin, B, H, L, hd, prefix, per_sample);
+  attention_backward<Acc>(be, dq ? dqr.data() : nullptr, dk ? dkr.data() : nullptr, dv, dout, qa, ka, a.v, lse, BH, L,
+                          hd, a.causal, a.scale);
+  for (auto [grad, rotated] : {std::pair{dq, dqr.data()}, std::pair{dk, dkr.data()}})
+    if (grad) rope2d_backward<Acc>(be, grad, rotated, a.cos, a.sin, a.batch, a.heads, L, hd, a.prefix, a.per_sample);
 }
 
 }  // namespace evaclip::cpu

@@ -1,6 +1,6 @@
-// attention.cuh (cuda) — defines rope_attention_forward<Acc, K> and attention_forward: 2D RoPE + scaled-dot-
-// product attention on the GPU (a flash-attention-2 style fused kernel, a generic fallback, and the unfused
-// ablation of attention_unfused.cuh); the backwards are not built yet.
+// attention.cuh (cuda) — defines rope_attention_forward and attention_forward: 2D RoPE + scaled-dot-product
+// attention on the GPU (a flash-attention-2 style fused kernel, a generic fallback, and, with
+// be.fusion.attention off, the unfused sequence of attention_unfused.cuh); the backwards are not built yet.
 //
 // Fused kernel (bf16/f16, head dims 64, 88, 112, 128): one CTA of 4 warps per (batch*head, 64 query rows);
 // each warp owns 16 query rows. The Q tile is loaded once, rotated on load in float and rounded to T
@@ -32,7 +32,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "evaclip/ops/attention_kernel.hpp"
+#include "evaclip/ops/attention_args.hpp"
 #include "evaclip/ops/cuda/attention_unfused.cuh"
 #include "evaclip/ops/cuda/common.cuh"
 
@@ -411,35 +411,31 @@ void fused_forward(Backend be, const AttnArgs<T>& a, std::int64_t BH) {
 
 }  // namespace attention_detail
 
-// Arguments as cpu::rope_attention_forward: o, q, k, v (B, H, L, hd); lse (B, H, L); cos, sin (L - prefix,
-// hd) or (B, L - prefix, hd) when per_sample, or null (no RoPE). Device pointers.
-template <class Acc, AttentionKernel K, class T>
-void rope_attention_forward(Backend be, T* o, Acc* lse, const T* q, const T* k, const T* v, const Acc* cos,
-                            const Acc* sin, std::int64_t B, std::int64_t H, std::int64_t L, std::int64_t hd,
-                            std::int64_t prefix, bool per_sample, bool causal, double scale) {
+// As cpu::rope_attention_forward: o (B, H, L, hd), lse (B, H, L), device pointers. be.fusion.attention
+// picks the flash kernel (RoPE on load) or the unfused sequence of attention_unfused.cuh.
+template <class T, class Acc>
+void rope_attention_forward(Backend be, T* o, Acc* lse, const AttentionArgs<T, Acc>& a) {
   static_assert(std::is_same_v<Acc, float> && !std::is_same_v<T, double>,
                 "rope_attention_forward: the CUDA kernels store float/bf16/f16 and compute in float (no fp64)");
-  const std::int64_t BH = B * H;
-  if (BH == 0 || L == 0) return;
-  if constexpr (K == AttentionKernel::unfused) {
-    unfused_rope_attention_forward<T>(be, o, lse, q, k, v, cos, sin, B, H, L, hd, prefix, per_sample, causal, scale);
-  } else {
-    EVACLIP_CHECK(hd <= 256, "rope_attention_forward: head dim ", hd, " above the CUDA kernels' 256");
-    EVACLIP_CHECK(L < (std::int64_t(1) << 30) && H < (std::int64_t(1) << 30), "rope_attention_forward: ", L,
-                  " tokens x ", H, " heads out of the kernels' int range");
-    const attention_detail::AttnArgs<T> a{o,      lse,    q,       k,           v,          cos,    sin,
-                                          int(H), int(L), int(hd), int(prefix), per_sample, causal, float(scale)};
-    attention_detail::fused_forward(be, a, BH);
-  }
+  if (a.batch * a.heads == 0 || a.tokens == 0) return;
+  if (!be.fusion.attention) return unfused_rope_attention_forward(be, o, lse, a);
+  EVACLIP_CHECK(a.head_dim <= 256, "rope_attention_forward: head dim ", a.head_dim, " above the CUDA kernels' 256");
+  EVACLIP_CHECK(a.tokens < (std::int64_t(1) << 30) && a.heads < (std::int64_t(1) << 30), "rope_attention_forward: ",
+                a.tokens, " tokens x ", a.heads, " heads out of the kernels' int range");
+  // The kernels' own copy: 32-bit sizes and a float scale, as their index arithmetic uses them.
+  const attention_detail::AttnArgs<T> k{o,        lse,          a.q,           a.k,         a.v,
+                                        a.cos,    a.sin,        int(a.heads),  int(a.tokens), int(a.head_dim),
+                                        int(a.prefix), a.per_sample, a.causal, float(a.scale)};
+  attention_detail::fused_forward(be, k, a.batch * a.heads);
 }
 
-// As cpu::attention_forward: o, q, k, v (BH, L, D); lse (BH, L). The fused kernel without RoPE.
+// As cpu::attention_forward: o, q, k, v (BH, L, D); lse (BH, L). rope_attention_forward without RoPE.
 template <class Acc, class T>
 void attention_forward(Backend be, T* o, Acc* lse, const T* q, const T* k, const T* v, std::int64_t BH, std::int64_t L,
                        std::int64_t D, bool causal, double scale) {
-  rope_attention_forward<Acc, AttentionKernel::fused>(be, o, lse, q, k, v, static_cast<const Acc*>(nullptr),
-                                                      static_cast<const Acc*>(nullptr), 1, BH, L, D, 0, false, causal,
-                                                      scale);
+  rope_attention_forward(be, o, lse,
+                         AttentionArgs<T, Acc>{.q = q, .k = k, .v = v, .batch = 1, .heads = BH, .tokens = L,
+                                               .head_dim = D, .causal = causal, .scale = scale});
 }
 
 template <class Acc, class T>
@@ -448,10 +444,8 @@ void attention_backward(Backend, T*, T*, T*, const T*, const T*, const T*, const
   backward_not_built("attention_backward");
 }
 
-template <class Acc, class T>
-void rope_attention_backward(Backend, T*, T*, T*, const T*, const T*, const T*, const T*, const Acc*, const Acc*,
-                             const Acc*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
-                             bool, double) {
+template <class T, class Acc>
+void rope_attention_backward(Backend, T*, T*, T*, const T*, const Acc*, const AttentionArgs<T, Acc>&) {
   backward_not_built("rope_attention_backward");
 }
 

@@ -24,6 +24,7 @@
 
 #include "evaclip/core/dtype.hpp"
 #include "evaclip/core/tensor.hpp"
+#include "evaclip/ops/attention_args.hpp"
 #include "evaclip/ops/cpu/gemm.hpp"
 #include "evaclip/ops/cuda/common.cuh"
 #include "evaclip/ops/cuda/gemm.cuh"
@@ -118,19 +119,17 @@ void head_gemm(Backend be, std::int64_t heads, bool tb, std::int64_t m, std::int
 
 }  // namespace attention_detail
 
-// Arguments as cpu::rope_attention_forward (device pointers; cos == nullptr: no RoPE).
+// As rope_attention_forward (device pointers; no RoPE without tables).
 template <class T>
-void unfused_rope_attention_forward(Backend be, T* o, float* lse, const T* q, const T* k, const T* v, const float* cos,
-                                    const float* sin, std::int64_t B, std::int64_t H, std::int64_t L, std::int64_t hd,
-                                    std::int64_t prefix, bool per_sample, bool causal, double scale) {
+void unfused_rope_attention_forward(Backend be, T* o, float* lse, const AttentionArgs<T, float>& a) {
   namespace ad = attention_detail;
-  const std::int64_t BH = B * H, n = L * hd;
+  const std::int64_t BH = a.batch * a.heads, L = a.tokens, hd = a.head_dim, n = L * hd;
   Tensor qf = Tensor::empty({BH * n}, DType::f32, Device::cuda), kf = Tensor::empty({BH * n}, DType::f32, Device::cuda);
-  for (auto [dst, src] : {std::pair{qf.data<float>(), q}, std::pair{kf.data<float>(), k}}) {
+  for (auto [dst, src] : {std::pair{qf.data<float>(), a.q}, std::pair{kf.data<float>(), a.k}}) {
     if (hd % 2 == 0) {
       const std::int64_t pairs = BH * n / 2;
       ad::rope_widen_kernel<T><<<unsigned(ceil_div(pairs, 256)), 256, 0, stream_of(be)>>>(
-          dst, src, cos, sin, pairs, int(H), int(L), int(hd), int(prefix), per_sample);
+          dst, src, a.cos, a.sin, pairs, int(a.heads), int(L), int(hd), int(a.prefix), a.per_sample);
     } else {  // no RoPE (the op requires an even head dim for it)
       ad::widen_kernel<T><<<unsigned(ceil_div(BH * n, 256)), 256, 0, stream_of(be)>>>(dst, src, BH * n);
     }
@@ -143,13 +142,13 @@ void unfused_rope_attention_forward(Backend be, T* o, float* lse, const T* q, co
   Tensor p = Tensor::empty({pass * L * L}, dtype_of<T>(), Device::cuda);
   for (std::int64_t h0 = 0; h0 < BH; h0 += pass) {
     const std::int64_t nh = std::min(pass, BH - h0), rows = nh * L;
-    ad::head_gemm(score_be, nh, true, L, L, hd, scale, qf.data<float>() + h0 * n, kf.data<float>() + h0 * n,
+    ad::head_gemm(score_be, nh, true, L, L, hd, a.scale, qf.data<float>() + h0 * n, kf.data<float>() + h0 * n,
                   s.data<float>());   // S = scale q k^T
     constexpr int kRowsPerBlock = 8;  // 8 warps, 256 threads
     ad::softmax_rows_kernel<T><<<unsigned(ceil_div(rows, kRowsPerBlock)), 32 * kRowsPerBlock, 0, stream_of(be)>>>(
-        p.data<T>(), lse + h0 * L, s.data<float>(), rows, int(L), causal);
+        p.data<T>(), lse + h0 * L, s.data<float>(), rows, int(L), a.causal);
     check_launch(be, "rope_attention_forward (unfused softmax)");
-    ad::head_gemm(be, nh, false, L, hd, L, 1.0, p.data<T>(), v + h0 * n, o + h0 * n);  // O = P v
+    ad::head_gemm(be, nh, false, L, hd, L, 1.0, p.data<T>(), a.v + h0 * n, o + h0 * n);  // O = P v
   }
 }
 
