@@ -20,7 +20,9 @@ elif grep -q '^EVACLIP_NATIVE:BOOL=ON' "$build/CMakeCache.txt"; then
   exit 1
 fi
 targets=(evaclip_gpu_tests evaclip_cli_gpu_tests evaclip-features)
-for src in benchmarks/bench_*_cuda.cu; do [ -e "$src" ] && targets+=("$(basename "${src%.cu}")"); done
+for src in benchmarks/bench_*_cuda.cu benchmarks/ablation/ablate_*.cu; do
+  [ -e "$src" ] && targets+=("$(basename "${src%.cu}")")
+done
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 
 stage=$(mktemp -d)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # gpu_check.sh — the one command for a machine with an NVIDIA GPU: get the GPU programs (unpack the
-# bundle that tools/gpu_bundle.sh made, or build them with CMake), run every GPU test and the GPU
-# benchmarks and peers, write everything under $OUT, and print a short table last. Fits in 10 minutes
-# on an H200 (the benchmarks run at a short --benchmark_min_time).
+# bundle that tools/gpu_bundle.sh made, or build them with CMake), run every GPU test, the GPU
+# benchmarks and peers and every version of each kernel ablation (benchmarks/ablation/), write everything
+# under $OUT, and print a short table last. Fits in 10 minutes on an H200 (the benchmarks run at a short
+# --benchmark_min_time).
 #   tools/gpu_check.sh [--build] [--quick]
 #     --build   build in build-gpu/ with CMake even when a bundle is there (needs every dependency)
-#     --quick   tests only: no benchmarks, no peers
+#     --quick   tests only: no benchmarks, no peers, no ablations
 # Environment: OUT (default out/gpu_check), BENCH_MIN_TIME (default 0.2).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -54,7 +55,9 @@ else
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DEVACLIP_CUDA=ON -DEVACLIP_INSTALL=OFF \
     > "$OUT/configure.log" 2>&1 || { tail -20 "$OUT/configure.log"; exit 1; }
   targets=(evaclip_gpu_tests evaclip_cli_gpu_tests evaclip-features)
-  for s in benchmarks/bench_*_cuda.cu; do [ -e "$s" ] && targets+=("$(basename "${s%.cu}")"); done
+  for s in benchmarks/bench_*_cuda.cu benchmarks/ablation/ablate_*.cu; do
+    [ -e "$s" ] && targets+=("$(basename "${s%.cu}")")
+  done
   cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}" > "$OUT/build.log" 2>&1 ||
     { tail -30 "$OUT/build.log"; exit 1; }
   bin=build-gpu/bin
@@ -93,8 +96,17 @@ if [ $quick = 0 ]; then
       echo "gpu_check: $name failed (see $OUT/$name.log)"
     tail -15 "$OUT/$name.log"
   done
+  # Every version of each kernel against the CPU reference, timed beside version 0 (docs/cuda.md).
+  for b in "$bin"/ablate_*; do
+    [ -x "$b" ] || continue
+    name=$(basename "$b")
+    log "ablation: $name all"
+    timeout 300 "$b" all --benchmark_min_time="${BENCH_MIN_TIME:-0.2}" > "$OUT/$name.txt" 2>&1 ||
+      echo "gpu_check: $name: a version failed its check or the program failed (see $OUT/$name.txt)"
+  done
 fi
 
 log "time: $(( $(date +%s) - start )) s"
 python3 tools/gpu_table.py "$OUT"
+for f in "$OUT"/ablate_*.txt; do [ -e "$f" ] && cat "$f"; done
 exit $status
