@@ -2,7 +2,8 @@
 # Included by the project and by the installed evaclipConfig.cmake, so downstream builds resolve the same.
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 # The CLIP tokenizer (evaclip/text): ICU for NFC, case mapping, character classes and regexes
-# (Debian libicu-dev), zlib for the gzip'd vocabulary (Debian zlib1g-dev).
+# (Debian libicu-dev), zlib for the gzip'd vocabulary and the CRC-32 of every tensor in a safetensors file
+# (Debian zlib1g-dev).
 find_package(ICU REQUIRED COMPONENTS uc i18n data)
 find_package(ZLIB REQUIRED)
 # Webdataset tar shards (evaclip/data/webdataset.hpp): libarchive (Debian libarchive-dev), target

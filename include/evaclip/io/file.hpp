@@ -1,5 +1,6 @@
-// file.hpp — defines MappedFile (a whole file mapped into memory, never written back) and AtomicFileWriter
-// (writes <path>.tmp.<pid>, fsyncs it and renames it over <path>): the POSIX layer under checkpoint I/O.
+// file.hpp — defines MappedFile (a whole file mapped into memory, never written back), AtomicFileWriter
+// (writes <path>.tmp.<pid>, fsyncs it and renames it over <path>) and write_all (every byte or an errno): the
+// POSIX layer under checkpoint and log I/O.
 #pragma once
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -21,6 +23,25 @@
 namespace evaclip::io {
 
 inline std::string errno_message(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// Writes all n bytes to fd (at offset `at` when it is not negative, else at the file position), retrying
+// short writes and EINTR. False with errno set when the system refuses (ENOSPC, EIO, EFBIG, ...).
+inline bool write_all(int fd, const void* data, std::size_t n, off_t at = -1) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const std::size_t chunk = std::min<std::size_t>(n, std::size_t(1) << 30);
+    const ssize_t w = at < 0 ? ::write(fd, p, chunk) : ::pwrite(fd, p, chunk, at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;  // no progress and no error code: do not loop forever
+      return false;
+    }
+    p += w;
+    n -= std::size_t(w);
+    if (at >= 0) at += w;
+  }
+  return true;
+}
 
 // A regular file mapped whole. The file is opened read-only and never changed; the mapping is private
 // copy-on-write, so a Tensor viewing it may be written (that page becomes a private copy) instead of
@@ -89,8 +110,13 @@ class AtomicFileWriter {
   void write(const void* data, std::size_t n) {
     const auto* p = static_cast<const char*>(data);
     if (buffer_.size() + n > buffer_bytes) flush();
-    if (n >= buffer_bytes) return write_all(p, n);  // large blocks skip the buffer
+    if (n >= buffer_bytes) return write_unbuffered(p, n);  // large blocks skip the buffer
     buffer_.insert(buffer_.end(), p, p + n);
+  }
+  // Overwrites n bytes written before, at `offset` from the start (a header completed after its data).
+  void write_at(std::uint64_t offset, const void* data, std::size_t n) {
+    flush();
+    if (!io::write_all(fd_, data, n, off_t(offset))) fail_io("write");
   }
 
   void commit() {
@@ -119,20 +145,11 @@ class AtomicFileWriter {
     fail(op_, ": ", what, " failed writing ", path_, " (via ", tmp_, "): ", errno_message(errno));
   }
   void flush() {
-    write_all(buffer_.data(), buffer_.size());
+    write_unbuffered(buffer_.data(), buffer_.size());
     buffer_.clear();
   }
-  void write_all(const char* p, std::size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min<std::size_t>(n, std::size_t(1) << 30));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        if (w == 0) errno = EIO;  // no progress and no error code: do not loop forever
-        fail_io("write");
-      }
-      p += w;
-      n -= std::size_t(w);
-    }
+  void write_unbuffered(const char* p, std::size_t n) {
+    if (!io::write_all(fd_, p, n)) fail_io("write");
   }
 
   std::string path_, tmp_;

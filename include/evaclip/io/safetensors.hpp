@@ -1,17 +1,24 @@
 // safetensors.hpp — defines SafetensorsFile (a validated, memory-mapped .safetensors file whose tensors are
-// zero-copy views), load_safetensors, and save_safetensors (atomic, laid out as the reference library does).
+// zero-copy views, checked against their CRC-32 when the file has them), load_safetensors, and
+// save_safetensors (atomic, laid out as the reference library does, with a CRC-32 per tensor).
 //
 // Format: 8-byte little-endian header length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets":
 // [begin, end]}, "__metadata__": {string: string}}, then the data section; offsets are relative to it.
 // Supported dtypes: F64 F32 F16 BF16 I64 I32 (evaclip's DTypes); others (U8, BOOL, F8_*, ...) are refused.
+// Checksums: "__metadata__" key "evaclip.crc32.<tensor>" -> 8 hex digits, zlib's CRC-32 of the tensor's bytes
+// (docs/checkpoints.md). Other readers see ordinary metadata; files without them (official, converted) load.
 #pragma once
+
+#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -27,16 +34,35 @@ namespace evaclip {
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
-// One tensor of a file: offsets [begin, end) in bytes from the start of the data section.
+// One tensor of a file: offsets [begin, end) in bytes from the start of the data section, and the CRC-32
+// of those bytes when the file carries checksums.
 struct SafetensorsEntry {
   DType dtype = DType::f32;
   Shape shape;
   std::uint64_t begin = 0, end = 0;
+  std::optional<std::uint32_t> crc32;
 };
+
+// Whether save_safetensors stores a CRC-32 per tensor (none: byte for byte what the reference library writes).
+enum class Checksums { crc32, none };
 
 namespace safetensors_detail {
 
-inline constexpr std::uint64_t max_header_bytes = 100'000'000;  // the reference library's limit
+inline constexpr std::uint64_t max_header_bytes = 100'000'000;    // the reference library's limit
+inline constexpr std::string_view crc_prefix = "evaclip.crc32.";  // + tensor name, in "__metadata__"
+
+inline std::uint32_t crc32_of(std::span<const std::byte> b) {
+  return std::uint32_t(::crc32_z(0, reinterpret_cast<const Bytef*>(b.data()), b.size()));
+}
+inline std::string crc_hex(std::uint32_t crc) {
+  char s[9];
+  std::snprintf(s, sizeof s, "%08x", crc);
+  return s;
+}
+inline std::optional<std::uint32_t> parse_crc_hex(const std::string& s) {
+  if (s.size() != 8 || s.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) return std::nullopt;
+  return std::uint32_t(std::stoul(s, nullptr, 16));
+}
 
 inline std::string_view format_name(DType t) {
   switch (t) {
@@ -188,6 +214,28 @@ inline Header parse_header(const std::byte* p, std::size_t size, const std::stri
            quote_key(b.first), " [", b.second.begin, ", ", b.second.end, ") overlap");
     if (b.second.end > a.second.end) far = i;
   }
+
+  // Checksums leave the metadata for their entries; once a file has one, every tensor must have one.
+  std::size_t checksums = 0;
+  for (auto it = h.metadata.begin(); it != h.metadata.end();) {
+    if (!it->first.starts_with(crc_prefix)) {
+      ++it;
+      continue;
+    }
+    const std::string key = it->first.substr(crc_prefix.size());
+    const auto e = h.entries.find(key);
+    if (e == h.entries.end()) fail(where, "checksum ", quote_key(it->first), " names no tensor of the file");
+    e->second.crc32 = parse_crc_hex(it->second);
+    if (!e->second.crc32)
+      fail(where, "tensor ", quote_key(key), ": checksum ", quote_key(it->second), " is not 8 hex digits");
+    ++checksums;
+    it = h.metadata.erase(it);
+  }
+  if (checksums > 0)
+    for (const auto& [key, e] : h.entries)
+      if (!e.crc32)
+        fail(where, "tensor ", quote_key(key), " has no checksum although ", checksums,
+             " other tensors have one (the header was edited or damaged)");
   return h;
 }
 
@@ -196,11 +244,14 @@ inline Header parse_header(const std::byte* p, std::size_t size, const std::stri
 // An open .safetensors file. The whole header is validated on open; tensor(key) is then a zero-copy view
 // of the mapping (which it keeps alive after this object is gone) whenever the data is aligned for its
 // dtype, and an owned copy otherwise (the format does not promise alignment).
+// With checksums, a tensor's bytes are checked on their first access (bytes, tensor) and verify() checks
+// them all: readers of a few tensors pay for those only, and every damaged tensor is named.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path)
       : file_(io::MappedFile::open(path, "safetensors")),
-        header_(safetensors_detail::parse_header(file_->data(), file_->size(), path)) {}
+        header_(safetensors_detail::parse_header(file_->data(), file_->size(), path)),
+        verified_(std::make_shared<Verified>()) {}
 
   const std::string& path() const { return file_->path(); }
   std::vector<std::string> keys() const {  // sorted
@@ -216,16 +267,23 @@ class SafetensorsFile {
            " tensors)");
     return it->second;
   }
+  // The metadata without the checksums.
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+  bool has_checksums() const { return !header_.entries.empty() && header_.entries.begin()->second.crc32; }
 
-  // The tensor's raw bytes in the file (little-endian, row-major).
+  // Checks every tensor against its checksum (nothing to do without them); throws naming the first bad one.
+  void verify() const {
+    for (const auto& kv : header_.entries) bytes(kv.first);
+  }
+
+  // The tensor's raw bytes in the file (little-endian, row-major), checked against its checksum.
   std::span<const std::byte> bytes(const std::string& key) const {
     const SafetensorsEntry& e = entry(key);
-    return {file_->data() + header_.data_begin + e.begin, std::size_t(e.end - e.begin)};
+    return {checked_data(key, e), std::size_t(e.end - e.begin)};
   }
   Tensor tensor(const std::string& key) const {
     const SafetensorsEntry& e = entry(key);
-    std::byte* p = file_->data() + header_.data_begin + e.begin;
+    std::byte* p = checked_data(key, e);
     if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(e.dtype) == 0)
       return Tensor::from_external(p, e.shape, e.dtype, file_);
     Tensor t = Tensor::empty(e.shape, e.dtype);
@@ -241,8 +299,33 @@ class SafetensorsFile {
   }
 
  private:
+  // Keys whose bytes matched their checksum; shared by copies (they view the same mapping).
+  struct Verified {
+    std::mutex mutex;
+    std::set<std::string> keys;
+  };
+
+  // The start of e's bytes in the mapping, checked against its checksum on first use.
+  std::byte* checked_data(const std::string& key, const SafetensorsEntry& e) const {
+    std::byte* p = file_->data() + header_.data_begin + e.begin;
+    if (!e.crc32) return p;
+    {
+      const std::lock_guard lock(verified_->mutex);
+      if (verified_->keys.count(key)) return p;
+    }
+    const std::uint32_t crc = safetensors_detail::crc32_of({p, std::size_t(e.end - e.begin)});
+    if (crc != *e.crc32)
+      fail("safetensors: ", path(), ": tensor ", safetensors_detail::quote_key(key), ": data checksum ",
+           safetensors_detail::crc_hex(crc), " does not match the header's ", safetensors_detail::crc_hex(*e.crc32),
+           " (the file is damaged)");
+    const std::lock_guard lock(verified_->mutex);
+    verified_->keys.insert(key);
+    return p;
+  }
+
   std::shared_ptr<const io::MappedFile> file_;
   safetensors_detail::Header header_;
+  std::shared_ptr<Verified> verified_;
 };
 
 // Every tensor of a file, as views of one mapping where aligned.
@@ -257,9 +340,13 @@ inline std::map<std::string, Tensor> load_safetensors(const std::string& path) {
 // <path>.tmp.<pid>, fsync and rename; on any failure path is untouched and the temporary file removed.
 // The layout is the reference library's: tensors sorted by descending dtype (I64, F64, F32, I32, BF16, F16),
 // then by name; "__metadata__" first (omitted when empty); the header padded with spaces to 8 bytes.
+// With Checksums::crc32 the metadata also holds each tensor's CRC-32, computed as its bytes are written: the
+// header goes out with placeholders of the same width and is rewritten once the data is on disk.
 inline void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                             const std::map<std::string, std::string>& metadata = {}) {
+                             const std::map<std::string, std::string>& metadata = {},
+                             Checksums checksums = Checksums::crc32) {
   using nlohmann::ordered_json;
+  using safetensors_detail::crc_prefix;
   using safetensors_detail::quote_key;
   const std::string where = "save_safetensors: " + path + ": ";
   auto check_utf8 = [&](const std::string& s, const char* what) {
@@ -280,37 +367,51 @@ inline void save_safetensors(const std::string& path, const std::map<std::string
     return safetensors_detail::reference_rank(a->second.dtype()) >
            safetensors_detail::reference_rank(b->second.dtype());
   });
+  for (const auto& [k, v] : metadata) {
+    check_utf8(k, "metadata key");
+    check_utf8(v, "metadata value");
+    if (k.starts_with(crc_prefix)) fail(where, "metadata key ", quote_key(k), " is reserved for checksums");
+  }
 
-  ordered_json header = ordered_json::object();
-  if (!metadata.empty()) {
-    ordered_json m = ordered_json::object();
-    for (const auto& [k, v] : metadata) {
-      check_utf8(k, "metadata key");
-      check_utf8(v, "metadata value");
-      m[k] = v;
+  const bool with_crc = checksums == Checksums::crc32 && !tensors.empty();
+  std::vector<std::uint32_t> crcs(order.size());
+  auto header_text = [&] {
+    std::map<std::string, std::string> meta = metadata;
+    if (with_crc)
+      for (std::size_t i = 0; i < order.size(); ++i)
+        meta[std::string(crc_prefix) + order[i]->first] = safetensors_detail::crc_hex(crcs[i]);
+    ordered_json header = ordered_json::object();
+    if (!meta.empty()) header["__metadata__"] = meta;
+    std::uint64_t offset = 0;
+    for (const auto* kv : order) {
+      const Tensor& t = kv->second;
+      ordered_json info = ordered_json::object();
+      info["dtype"] = std::string(safetensors_detail::format_name(t.dtype()));
+      info["shape"] = t.shape();
+      info["data_offsets"] = {offset, offset + t.nbytes()};
+      offset += t.nbytes();
+      header[kv->first] = std::move(info);
     }
-    header["__metadata__"] = std::move(m);
-  }
-  std::uint64_t offset = 0;
-  for (const auto* kv : order) {
-    const Tensor& t = kv->second;
-    ordered_json info = ordered_json::object();
-    info["dtype"] = std::string(safetensors_detail::format_name(t.dtype()));
-    info["shape"] = t.shape();
-    info["data_offsets"] = {offset, offset + t.nbytes()};
-    offset += t.nbytes();
-    header[kv->first] = std::move(info);
-  }
-  std::string text = header.dump();
-  text.resize((text.size() + 7) / 8 * 8, ' ');
-  const std::uint64_t n = text.size();
+    std::string text = header.dump();
+    text.resize((text.size() + 7) / 8 * 8, ' ');
+    return text;
+  };
+  const std::string placeholder = header_text();
+  const std::uint64_t n = placeholder.size();
 
   io::AtomicFileWriter out(path, "save_safetensors");
   out.write(&n, 8);
-  out.write(text.data(), text.size());
-  for (const auto* kv : order) {  // one tensor at a time on the host: device checkpoints are not doubled
-    const Tensor host = kv->second.to(Device::cpu).contiguous();
-    if (host.nbytes() > 0) out.write(host.raw(), host.nbytes());
+  out.write(placeholder.data(), placeholder.size());
+  // One tensor at a time on the host: device checkpoints are not doubled.
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const Tensor host = order[i]->second.to(Device::cpu).contiguous();
+    if (host.nbytes() == 0) continue;
+    if (with_crc) crcs[i] = safetensors_detail::crc32_of({static_cast<const std::byte*>(host.raw()), host.nbytes()});
+    out.write(host.raw(), host.nbytes());
+  }
+  if (with_crc) {
+    const std::string text = header_text();  // the same length: every checksum is 8 hex digits
+    out.write_at(8, text.data(), text.size());
   }
   out.commit();
 }

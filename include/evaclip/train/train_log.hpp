@@ -2,6 +2,7 @@
 // live progress line: step, loss, lr, samples/s, ETA).
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,9 +16,10 @@
 
 namespace evaclip::train {
 
-// Appends records and flushes each line, so a crash loses at most the line being written. Opened for a
-// resume at step k, it first drops the records after k (they belong to the run that did not survive) and
-// any torn last line, rewriting the file atomically, so the log always reads as one run.
+// Appends records, each line in one write(2), so a crash loses at most the line being written, and a
+// refused write (a full disk, EIO, a file-size limit) is an error naming the file that stops the run. Opened
+// for a resume at step k, it first drops the records after k (they belong to the run that did not survive)
+// and any torn last line, rewriting the file atomically, so the log always reads as one run.
 class TrainLog {
  public:
   TrainLog(const std::string& path, std::int64_t resume_step) : path_(path) {
@@ -32,19 +34,23 @@ class TrainLog {
     io::AtomicFileWriter w(path, "train log");
     w.write(kept.data(), kept.size());
     w.commit();
-    out_.open(path, std::ios::app);
-    EVACLIP_CHECK(out_.good(), "train log ", path, ": cannot open for appending");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    EVACLIP_CHECK(fd_ >= 0, "train log ", path, ": cannot open for appending: ", io::errno_message(errno));
   }
+  ~TrainLog() { ::close(fd_); }
+  TrainLog(const TrainLog&) = delete;
+  TrainLog& operator=(const TrainLog&) = delete;
+
   void write(const nlohmann::json& record) {
-    out_ << record.dump() << '\n';
-    out_.flush();
-    EVACLIP_CHECK(out_.good(), "train log ", path_, ": write failed");
+    const std::string line = record.dump() + '\n';
+    EVACLIP_CHECK(io::write_all(fd_, line.data(), line.size()), "train log ", path_,
+                  ": write failed: ", io::errno_message(errno));
   }
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
-  std::ofstream out_;
+  int fd_ = -1;
 };
 
 // On a terminal the line redraws in place; in a pipe or a CI log it prints every `every` steps.

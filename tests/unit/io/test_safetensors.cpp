@@ -1,18 +1,21 @@
 // Tests safetensors I/O: round trips of every dtype (rank 0, empty, strided inputs, metadata), zero-copy
 // views that outlive the reader, misaligned data, the reference fixture (read, and written byte for byte),
-// one test per malformed-file case (one-line errors naming file and key), and atomic writes.
-#include <signal.h>
+// one test per malformed-file case (one-line errors naming file and key), per-tensor checksums (damaged
+// data, edited checksums, files without them), and atomic writes.
 #include <stdlib.h>
-#include <sys/resource.h>
+#include <zlib.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "common/file_size_limit.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/io/safetensors.hpp"
 
@@ -84,6 +87,18 @@ std::map<std::string, Tensor> fixture_tensors() {
 const fs::path fixture_path = fs::path(__FILE__).parent_path() / "../../data/safetensors/reference.safetensors";
 
 const std::string one_f32 = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+
+// The header of a written file, as JSON, and the same file with its header replaced (data offsets kept).
+nlohmann::json header_of(const std::string& bytes) {
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  return nlohmann::json::parse(bytes.substr(8, n));
+}
+std::string with_header(const std::string& bytes, const nlohmann::json& header) {
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  return file_bytes(header.dump(), bytes.substr(8 + n));
+}
 
 }  // namespace
 
@@ -208,7 +223,7 @@ TEST_F(Safetensors, ReadsTheReferenceLibraryFixture) {
 
 TEST_F(Safetensors, WritesTheSameBytesAsTheReferenceLibrary) {
   const fs::path p = file("ours.safetensors");
-  save_safetensors(p.string(), fixture_tensors(), {{"format", "pt"}});
+  save_safetensors(p.string(), fixture_tensors(), {{"format", "pt"}}, Checksums::none);
   const std::string ref = read_bytes(fixture_path);
   ASSERT_FALSE(ref.empty()) << fixture_path;
   EXPECT_EQ(read_bytes(p), ref);
@@ -312,6 +327,97 @@ TEST_F(Safetensors, RejectsMissingFilesAndDirectories) {
   EXPECT_THROW_MSG(SafetensorsFile(dir_.string()), "not a regular file");
 }
 
+// ---- checksums ----
+
+TEST_F(Safetensors, WritesACrc32PerTensorThatReadersSeeApartFromTheMetadata) {
+  const fs::path p = file("crc.safetensors");
+  const auto tensors = fixture_tensors();
+  save_safetensors(p.string(), tensors, {{"format", "pt"}});
+  const nlohmann::json meta = header_of(read_bytes(p))["__metadata__"];
+  EXPECT_EQ(meta.size(), tensors.size() + 1);  // other readers see plain string metadata
+  const SafetensorsFile f(p.string());
+  EXPECT_TRUE(f.has_checksums());
+  EXPECT_EQ(f.metadata(), (std::map<std::string, std::string>{{"format", "pt"}}));
+  for (const auto& [k, t] : tensors) {
+    SCOPED_TRACE(k);
+    const auto b = f.bytes(k);
+    const auto want = std::uint32_t(::crc32_z(0, reinterpret_cast<const Bytef*>(b.data()), b.size()));
+    ASSERT_TRUE(f.entry(k).crc32);
+    EXPECT_EQ(*f.entry(k).crc32, want);
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", want);
+    EXPECT_EQ(meta.at("evaclip.crc32." + k), hex);
+    EXPECT_EQ(f.tensor(k).to_vector(), t.to_vector());
+  }
+  f.verify();
+}
+
+TEST_F(Safetensors, AFlippedDataByteNamesTheFileAndTheTensor) {
+  const fs::path p = file("flip.safetensors");
+  save_safetensors(p.string(), {{"a", Tensor::full({4}, DType::f32, 1.0)}, {"b", test::randn({64}, DType::f64, 5)}});
+  std::string bytes = read_bytes(p);
+  const std::uint64_t b_begin = SafetensorsFile(p.string()).entry("b").begin;
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  bytes[8 + n + b_begin + 100] ^= 0x10;
+  write_bytes(p, bytes);
+
+  const SafetensorsFile f(p.string());  // the header is intact: the damage shows where the data is read
+  EXPECT_EQ(f.tensor("a").to_vector(), (std::vector<double>{1, 1, 1, 1}));
+  for (const auto& read : std::vector<std::function<void()>>{[&] { f.tensor("b"); }, [&] { f.bytes("b"); },
+                                                             [&] { f.tensor("b", DType::f32); }, [&] { f.verify(); }}) {
+    try {
+      read();
+      ADD_FAILURE() << "read a damaged tensor";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(p.string() + ": tensor 'b': data checksum "), std::string::npos) << msg;
+      EXPECT_NE(msg.find("does not match"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
+  EXPECT_THROW_MSG(load_safetensors(p.string()), "tensor 'b'");
+}
+
+TEST_F(Safetensors, AnEditedChecksumNamesTheTensor) {
+  const fs::path p = file("edited.safetensors");
+  save_safetensors(p.string(), {{"a", Tensor::full({4}, DType::f32, 1.0)}, {"b", Tensor::full({2}, DType::i64, 3)}});
+  const std::string bytes = read_bytes(p);
+  nlohmann::json h = header_of(bytes);
+  std::string& crc = h["__metadata__"]["evaclip.crc32.a"].get_ref<std::string&>();
+  crc[7] = crc[7] == '0' ? '1' : '0';
+  write_bytes(p, with_header(bytes, h));
+  EXPECT_THROW_MSG(SafetensorsFile(p.string()).tensor("a"), p.string() + ": tensor 'a': data checksum");
+  EXPECT_EQ(SafetensorsFile(p.string()).tensor("b").to_vector(), (std::vector<double>{3, 3}));
+
+  h["__metadata__"]["evaclip.crc32.a"] = "1234567";
+  expect_rejected(with_header(bytes, h), "checksum '1234567' is not 8 hex digits", "a");
+  h["__metadata__"]["evaclip.crc32.a"] = "0000000g";
+  expect_rejected(with_header(bytes, h), "is not 8 hex digits", "a");
+}
+
+TEST_F(Safetensors, AMissingOrStrayChecksumIsRejectedOnOpen) {
+  const fs::path p = file("partial.safetensors");
+  save_safetensors(p.string(), {{"a", Tensor::full({4}, DType::f32, 1.0)}, {"b", Tensor::full({2}, DType::i64, 3)}});
+  const std::string bytes = read_bytes(p);
+  nlohmann::json h = header_of(bytes);
+  h["__metadata__"].erase("evaclip.crc32.b");
+  expect_rejected(with_header(bytes, h), "tensor 'b' has no checksum although 1 other tensors have one");
+  h = header_of(bytes);
+  h["__metadata__"]["evaclip.crc32.c"] = "00000000";
+  expect_rejected(with_header(bytes, h), "checksum 'evaclip.crc32.c' names no tensor");
+}
+
+TEST_F(Safetensors, FilesWithoutChecksumsStillLoad) {
+  const SafetensorsFile reference(fixture_path.string());  // written by the reference library
+  EXPECT_FALSE(reference.has_checksums());
+  reference.verify();
+  const fs::path p = file("plain.safetensors");
+  save_safetensors(p.string(), {{"a", Tensor::full({4}, DType::f32, 1.0)}}, {}, Checksums::none);
+  EXPECT_FALSE(header_of(read_bytes(p)).contains("__metadata__"));
+  EXPECT_EQ(load_safetensors(p.string()).at("a").to_vector(), (std::vector<double>{1, 1, 1, 1}));
+}
+
 // ---- atomic writes ----
 
 TEST_F(Safetensors, ReplacesAnExistingFileAndLeavesNoTemporary) {
@@ -327,23 +433,9 @@ TEST_F(Safetensors, AFailureMidWriteKeepsThePreviousFileAndRemovesTheTemporary) 
   save_safetensors(p.string(), {{"old", Tensor::full({4}, DType::f32, 1.0)}});
   const std::string before = read_bytes(p);
   {
-    // A file-size limit makes write() fail with EFBIG partway through the 4 MiB tensor.
-    struct rlimit saved {};
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-    const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit small = saved;
-    small.rlim_cur = 1 << 16;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-    bool threw = false;
-    try {
-      save_safetensors(p.string(), {{"new", Tensor::zeros({1 << 20}, DType::f32)}});
-    } catch (const Error& e) {
-      threw = true;
-      EXPECT_NE(std::string(e.what()).find("write failed writing " + p.string()), std::string::npos) << e.what();
-    }
-    ::setrlimit(RLIMIT_FSIZE, &saved);
-    ::signal(SIGXFSZ, old_handler);
-    EXPECT_TRUE(threw);
+    const test::FileSizeLimit limit(1 << 16);  // write() fails with EFBIG partway through the 4 MiB tensor
+    EXPECT_THROW_MSG(save_safetensors(p.string(), {{"new", Tensor::zeros({1 << 20}, DType::f32)}}),
+                     "write failed writing " + p.string());
   }
   EXPECT_EQ(read_bytes(p), before);
   EXPECT_EQ(dir_listing(), std::vector<std::string>{"ckpt.safetensors"});
@@ -357,6 +449,7 @@ TEST_F(Safetensors, InvalidInputsFailBeforeTouchingTheTarget) {
   EXPECT_THROW_MSG(save_safetensors(p.string(), {{"__metadata__", Tensor::zeros({1}, DType::f32)}}), "reserved");
   EXPECT_THROW_MSG(save_safetensors(p.string(), {{"bad\xff", Tensor::zeros({1}, DType::f32)}}), "not valid UTF-8");
   EXPECT_THROW_MSG(save_safetensors(p.string(), {}, {{"k", "\xc3"}}), "metadata value");
+  EXPECT_THROW_MSG(save_safetensors(p.string(), {}, {{"evaclip.crc32.old", "00000000"}}), "reserved for checksums");
   EXPECT_EQ(read_bytes(p), before);
   EXPECT_EQ(dir_listing(), std::vector<std::string>{"ckpt.safetensors"});
 }

@@ -1,6 +1,6 @@
 // Tests of the training loop (include/evaclip/train/trainer.hpp) on a tiny EVA02 model and the synthetic
 // data set written as real files: exact resume, loss-scale skipping, the loss going down, crash-safe
-// checkpoints and the log's resume semantics.
+// checkpoints, resuming past a damaged checkpoint, a full disk, and the log's resume semantics.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/file_size_limit.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/data/synthetic_shapes.hpp"
 #include "evaclip/train/trainer.hpp"
@@ -211,16 +212,6 @@ TEST(Trainer, KilledCheckpointWriteLeavesACompleteCheckpoint) {
   EXPECT_EQ(train::find_latest_checkpoint(dir.string()), paths.model);
 }
 
-TEST(Trainer, LatestCheckpointNeedsBothFiles) {
-  const fs::path dir = fixture().root / "latest";
-  fs::create_directories(dir);
-  std::ofstream((dir / "step_000002.safetensors").string()) << "x";
-  std::ofstream((dir / "step_000002.state.safetensors").string()) << "x";
-  std::ofstream((dir / "step_000009.state.safetensors").string()) << "x";  // crashed before its model file
-  EXPECT_EQ(train::find_latest_checkpoint(dir.string()), (dir / "step_000002.safetensors").string());
-  EXPECT_EQ(train::find_latest_checkpoint((dir / "none").string()), "");
-}
-
 TEST(Trainer, LogResumeDropsRecordsAfterTheCheckpoint) {
   const std::string path = (fixture().root / "log.jsonl").string();
   std::ofstream(path) << "{\"step\": 1}\n{\"step\": 2}\n{\"step\": 3}\n{\"step\": 4, \"lo";  // torn last line
@@ -248,4 +239,60 @@ TEST(Trainer, BadOptionsGiveOneLineErrors) {
   o.resume = "latest";
   o.name = "never_ran";
   EXPECT_THROW_MSG(train::train(o), "no checkpoint");
+}
+
+// --resume latest with a damaged newest checkpoint warns in one line, resumes from the one before, and the
+// run still ends bit-identical to an uninterrupted one.
+TEST(Trainer, ResumeLatestSkipsADamagedNewestCheckpoint) {
+  train::TrainOptions first = tiny_options("damaged");
+  first.stop_at = 6, first.save_steps = 3;
+  const std::string newest = train::train(first).checkpoint;
+  {
+    std::fstream f(newest, std::ios::binary | std::ios::in | std::ios::out);
+    const auto mid = std::streamoff(fs::file_size(newest) / 2);  // in the tensor data
+    char c = 0;
+    f.seekg(mid);
+    f.read(&c, 1);
+    c = char(c ^ 0x01);
+    f.seekp(mid);
+    f.write(&c, 1);
+  }
+  train::TrainOptions second = tiny_options("damaged");
+  second.resume = "latest";
+  ::testing::internal::CaptureStderr();
+  const train::TrainResult rest = train::train(second);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rest.step, 10);
+  EXPECT_EQ(err.rfind("skipping checkpoint " + newest + ": safetensors: " + newest + ": tensor '", 0), 0u) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  expect_bit_identical(weights_of(train::train(tiny_options("damaged_whole")).checkpoint), weights_of(rest.checkpoint));
+}
+
+// A checkpoint write that fails (a file-size limit: write() fails with EFBIG, as on a full disk) stops the
+// run with an error naming the file; the previous checkpoint stays, no temporary file is left, and resuming
+// from it ends bit-identical to an uninterrupted run.
+TEST(Trainer, AFullDiskStopsTrainingAndKeepsThePreviousCheckpoint) {
+  train::TrainOptions o = tiny_options("full_disk");
+  o.stop_at = 3, o.save_steps = 3;
+  train::train(o);
+  o.stop_at = 0, o.resume = "latest";
+  {
+    const test::FileSizeLimit limit(1 << 20);  // the log fits, the 6 MB checkpoint does not
+    EXPECT_THROW_MSG(train::train(o), "write failed writing " + train::checkpoint_paths(o.checkpoint_dir(), 6).state);
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(o.checkpoint_dir())) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"step_000003.safetensors", "step_000003.state.safetensors"}));
+  const train::TrainResult rest = train::train(o);
+  EXPECT_EQ(rest.step, 10);
+  expect_bit_identical(weights_of(train::train(tiny_options("full_disk_whole")).checkpoint),
+                       weights_of(rest.checkpoint));
+}
+
+// A log write that fails stops the run with an error naming the log file.
+TEST(Trainer, AFailedLogWriteStopsTraining) {
+  const train::TrainOptions o = tiny_options("full_log");
+  const test::FileSizeLimit limit(1000);  // two or three records
+  EXPECT_THROW_MSG(train::train(o), "train log " + o.log_path() + ": write failed: File too large");
 }
