@@ -6,7 +6,7 @@
 // Each figure is the minimum device-memory traffic (every input read once, the output written once)
 // over the time CUDA events measure around one launch, after warm-up. Every tensor is 310 MB, six times
 // the H200's 50 MB L2, and two input/output sets alternate, so no launch reads what the previous one left
-// in L2. Counters: TB/s and its fraction of the measured 4.3 TB/s copy bandwidth (../shared/perf.md).
+// in L2. Counters: TB/s and its fraction of the measured 4.3 TB/s copy bandwidth (docs/performance.md).
 // Google Benchmark reports mean/median/stddev over the repetitions. Skips without a CUDA device.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>

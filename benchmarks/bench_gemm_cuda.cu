@@ -5,7 +5,7 @@
 // (K, N) = qkv, attention out-proj, SwiGLU up (w1 / w2) and down (w3). Each repeat is timed alone with
 // CUDA events after the L2 is flushed (a memset of twice its size), warm-up first; the counters are the
 // median repeat's TFLOP/s (2 M N K per product) and its fraction of the 790 TFLOP/s measured for an
-// 8192^3 bf16 GEMM through PyTorch on the H200 (../shared/perf.md). Inputs are uniform in [-1, 1),
+// 8192^3 bf16 GEMM through PyTorch on the H200 (docs/performance.md). Inputs are uniform in [-1, 1),
 // never zero. Without a device every benchmark reports "no CUDA device".
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>

@@ -8,7 +8,7 @@
 // launch, after warm-up; the compositions are charged the same bytes, so their TB/s is directly
 // comparable. Every tensor is 300 MB or more, six times the H200's 50 MB L2, and two input/output sets
 // alternate, so no launch reads what the previous one left in L2. Counters: TB/s and its fraction of the
-// measured 4.3 TB/s copy bandwidth (../shared/perf.md). Skips without a CUDA device.
+// measured 4.3 TB/s copy bandwidth (docs/performance.md). Skips without a CUDA device.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 

@@ -304,7 +304,7 @@ def make_inputs(torch, cfg, batch, seed):
 
 
 # ----------------------------------------------------------------------------------------------
-# Checks that the official path is the one the spec describes.
+# Checks that the official path is the one docs/model-spec.md describes.
 # ----------------------------------------------------------------------------------------------
 def verify_model(torch, eva_clip, model, fx, cfg, log):
     nn = torch.nn
@@ -364,7 +364,7 @@ def verify_model(torch, eva_clip, model, fx, cfg, log):
 
 
 def rope_crosscheck(torch, np, vis, cfg, log):
-    """Rebuilds the RoPE tables independently (numpy, float32, spec 2c order) and compares."""
+    """Rebuilds the RoPE tables independently (numpy, float32, docs/model-spec.md §2c order) and compares."""
     vc = cfg["vision_cfg"]
     g, hd, pt = vc["image_size"] // vc["patch_size"], vc.get("head_width", 64), vc["pt_hw_seq_len"]
     half, K = hd // 2, hd // 4
@@ -389,7 +389,7 @@ def rope_crosscheck(torch, np, vis, cfg, log):
             for d in range(hd):
                 ang64[r, c, d] = (t64[r] if d < half else t64[c]) * f64[(d % half) // 2]
     d64 = max(np.abs(fc - np.cos(ang64).reshape(g * g, hd)).max(), np.abs(fs - np.sin(ang64).reshape(g * g, hd)).max())
-    assert d32 < 1e-6, f"RoPE table does not match the spec's construction (max diff {d32})"
+    assert d32 < 1e-6, f"RoPE table does not match the construction of docs/model-spec.md §2c (max diff {d32})"
     log(f"  rope table vs independent fp32 rebuild: max |diff| {d32:.3g}; vs a float64 table: {d64:.3g}")
     return float(d32), float(d64)
 
@@ -609,7 +609,7 @@ def write_readme(out_dir: Path, summaries, versions, how, cmd):
     rope = [s for s in summaries if s["rope_diffs"]]
     if rope:
         L.append("\nRoPE tables: the stored float32 tables were compared with an independent float32 rebuild in "
-                 "the spec's order of operations (numpy) and with a table built in float64:\n")
+                 "the order of operations of docs/model-spec.md §2c (numpy) and with a table built in float64:\n")
         for s in rope:
             L.append(f"- {s['name']}: max |diff| vs float32 rebuild {s['rope_diffs'][0]:.3g}, vs float64 table "
                      f"{s['rope_diffs'][1]:.3g}; image features computed with float64 tables differ from "

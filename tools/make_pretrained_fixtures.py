@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes tests/data/pretrained/: the fixtures for initialising EVA-CLIP from pretrained towers (spec §5
-"Initialization", include/evaclip/nn/pretrained.hpp).
+"""Writes tests/data/pretrained/: the fixtures for initialising EVA-CLIP from pretrained towers
+(docs/model-spec.md §5 "Initialisation", include/evaclip/nn/pretrained.hpp).
 
 A tiny EVA-02 MIM vision tower is built by the *official* MIM class (baaivision/EVA
 EVA-02/asuka/modeling_pretrain.py, VisionTransformerForMaskedImageModeling, with the B/L flags: separate

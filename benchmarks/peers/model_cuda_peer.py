@@ -7,7 +7,7 @@ in the same run as evaclip's benchmark; prints img/s, MFU and the ratios evaclip
 
 timm models (random weights, the image tower with its CLIP projection head): eva02_base_patch16_clip_224
 and eva02_large_patch14_clip_224, the EVA02-CLIP-B/16 and L/14 image towers. FLOPs per image are the same
-analytic counts evaclip reports (../shared/perf.md), so MFU compares like with like.
+analytic counts evaclip reports (docs/performance.md, "How we measure"), so MFU compares like with like.
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ MODELS = {  # evaclip variant -> (timm name, image size, forward GFLOP per image
     "EVA02_CLIP_B_16": ("eva02_base_patch16_clip_224", 224, 35.13),
     "EVA02_CLIP_L_14": ("eva02_large_patch14_clip_224", 224, 162.00),
 }
-PEAK = 989e12  # dense bf16, the MFU denominator of perf.md
+PEAK = 989e12  # H100/H200 dense bf16 peak: the MFU denominator (docs/performance.md)
 
 
 def time_ms(fn, warmup=3, reps=10):

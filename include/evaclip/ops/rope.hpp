@@ -1,6 +1,7 @@
 // rope.hpp — defines rope2d(tape, x, cos, sin, prefix): EVA-02's 2D rotary embedding on q or k, with backward.
 //
-// The cos/sin tables (built in fp32 per the spec, so stored in the compute type) are constants, not Vars.
+// The cos/sin tables (built in fp32 as the official code builds them, docs/model-spec.md §2c, so stored in the
+// compute type) are constants, not Vars.
 // Patch dropout gathers their rows per sample, hence the optional leading batch dimension.
 #pragma once
 

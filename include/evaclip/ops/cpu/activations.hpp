@@ -17,8 +17,8 @@
 namespace evaclip::cpu {
 
 // The float forms of erf and exp are vec::'s vectorisable polynomials (vector_math.hpp); double keeps std::.
-// always_inline: an out-of-line call inside the `omp simd` loops keeps them scalar (measured: the SwiGLU's
-// sigmoid alone took 10% of an image forward).
+// always_inline: an out-of-line call inside the `omp simd` loops keeps them scalar (docs/performance.md: the
+// SwiGLU's sigmoid alone was once 10% of an image forward).
 template <class Acc>
 [[gnu::always_inline]] inline Acc normal_cdf(Acc x) {  // Φ(x)
   return Acc(0.5) * (Acc(1) + vec::erf(x / std::numbers::sqrt2_v<Acc>));

@@ -3,9 +3,8 @@
 //
 // OpenBLAS runs the double GEMMs (the fp64 reference path; float goes to oneDNN, gemm.hpp). A DYNAMIC_ARCH
 // OpenBLAS picks its kernels from the CPU's family/model number. One older than the CPU (Debian 12's 0.3.21
-// on Emerald Rapids, model 0xCF) finds no entry and falls back to its SSE3 "Prescott" kernels: 4x slower,
-// silently (measured when sgemm still ran on OpenBLAS: EVA02-CLIP-B/16 image forward 1304 ms against 381 ms
-// with the SkylakeX kernels). OPENBLAS_CORETYPE fixes that, but only if set before the library loads. So on the
+// on Emerald Rapids, model 0xCF) finds no entry and falls back to its SSE3 "Prescott" kernels, silently
+// and several times slower (docs/performance.md). OPENBLAS_CORETYPE fixes that, but only if set before the library loads. So on the
 // first GEMM, when the user has not set it and OpenBLAS reports a pre-AVX2 core on a CPU with AVX2 + FMA (or
 // AVX-512), this re-runs OpenBLAS's kernel selection with OPENBLAS_CORETYPE naming the family the CPU's
 // features call for (SkylakeX / Haswell). Nothing runs in OpenBLAS at that point, and the buffers it

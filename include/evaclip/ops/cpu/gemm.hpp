@@ -6,13 +6,10 @@
 // how the CPU emulates 16-bit storage with fp32 accumulation. Batches are strided (stride 0 broadcasts one
 // operand across the batch).
 //
-// Threading: a GEMM worth splitting runs as one OpenMP region whose threads each make single-threaded BLAS
-// calls (both libraries' OpenMP builds run serially inside a region) on whole batch items or on row panels
-// of C. The libraries' own threading synchronises their threads many times per call, which a shared machine
-// punishes. On AVX-512 (Emerald Rapids) the panels leave the bits as one call gives them (see gemm_rows);
-// on AVX2 (Zen) both oneDNN's sgemm and OpenBLAS's dgemm pick kernels and blocking by the call's size, so
-// there results at different thread counts agree to rounding (each count is still deterministic). Called
-// inside a region (attention's per-head products), gemm runs serially.
+// Threading: a GEMM worth splitting is one OpenMP region whose threads make single-threaded BLAS calls on whole
+// batch items or row panels of C, fewer synchronisations than the libraries' own threading. Every thread count
+// is deterministic; whether counts agree bit for bit depends on the CPU's kernels (docs/performance.md, "CPU
+// GEMM threading"). Called inside a region (attention's per-head products), gemm runs serially.
 #pragma once
 
 #include <cblas.h>
@@ -59,15 +56,13 @@ void blas_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
 // it does not thread either.
 inline constexpr std::int64_t gemm_serial_work = std::int64_t(1) << 18;
 
-// Row panels of C start at multiples of this. OpenBLAS's kernels tile the rows of a row-major C in groups
-// of 4, 8 or 12 (24 rows: Haswell/Zen/SkylakeX sgemm, and the dgemm kernels), and a row's bits depend on the tile
-// that computes it; panels aligned to the tiles leave every tile, and so every bit, as in one call.
-// (Column panels do not: the last columns of each call take another path.) Bit-identical on AVX-512
-// only (above). Checked at 1, 2, 3 threads by tests/unit/ops/test_cpu_parallel.cpp.
+// Row panels of C start at multiples of this, a multiple of the BLAS kernels' row tiles (4, 8 or 12 rows), so
+// every row is computed by the same tile as in one call and keeps its bits where the kernel does not depend on
+// the call's size (docs/performance.md). Column panels would not. Checked by tests/unit/ops/test_cpu_parallel.cpp.
 inline constexpr std::int64_t gemm_rows = 24;
 
-// OpenBLAS's AVX-512 (SkylakeX family) builds send a call with m n k <= 100^3 to a separate "small matrix"
-// kernel whose bits differ from the tiled one; a panel must not cross that line when the whole call does not.
+// OpenBLAS's AVX-512 builds send calls with m n k <= 100^3 to a "small matrix" kernel with other bits; a
+// panel must not cross that line when the whole call does not.
 inline constexpr double gemm_small_mnk = 1e6;
 
 template <class T>

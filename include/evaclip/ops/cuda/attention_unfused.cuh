@@ -5,15 +5,12 @@
 // The four steps are what an unfused framework runs: rotate q and k into scratch (one thread per adjacent
 // pair, float math, rounded to T as the CPU rounds them), S = scale q k^T through cuda::gemm (cuBLASLt),
 // P = softmax(S) row-wise with the row log-sum-exp (one warp per row, the keys after the query masked when
-// causal), O = P v through cuda::gemm. S stays in float: rounding it to bf16, as PyTorch's eager math
-// attention does, puts errors of 1.1e-2 max|O| on O (simulated, T = 197: a bf16 score of 4 is off by up to
-// 0.008, its probability by 0.8%), past the 1e-2 tolerance. So the rotated q/k are written widened to float and the
-// score GEMM runs in TF32 on the tensor cores, which is exact here: a bf16 or f16 significand (8 or 11 bits) fits
-// TF32's 11, so every product is exact and S equals the fp32 output of a 16-bit tensor-core GEMM (at half its rate).
-// fp32 inputs do not fit TF32, so fp32 runs plain FP32 GEMMs. (rope.cuh's rope2d_forward writes T; the local kernel
-// here rotates, rounds to T and widens in one pass.) P is rounded to T for the second GEMM, as the fused kernel rounds
-// it. Scores of at most kUnfusedMaxScores (2^27: 512 MiB in float) are held at once: heads run in passes, as in the CPU
-// reference.
+// causal), O = P v through cuda::gemm. S stays in float: bf16 scores, as PyTorch's eager math attention
+// keeps them, put O past the 1e-2 tolerance (docs/performance.md, "Attention scores in float"). So the
+// rotation pass writes q/k widened to float and the score GEMM runs in TF32, which is exact for 16-bit inputs
+// (their significands fit TF32's); fp32 inputs run plain FP32 GEMMs. P is rounded to T for the second GEMM,
+// as the fused kernel rounds it. At most kUnfusedMaxScores scores (512 MiB in float) are held at once: heads
+// run in passes, as in the CPU reference.
 #pragma once
 
 #include <algorithm>

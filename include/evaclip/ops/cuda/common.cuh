@@ -35,10 +35,10 @@ inline void check_launch(Backend be, const char* op) {
   if (sync) EVACLIP_CUDA_CHECK(cudaStreamSynchronize(stream_of(be)), op);
 }
 
-// The backward kernels are the next CUDA issue; until then a backward on the CUDA backend is this error,
+// The CUDA backward kernels are not written yet; until they are, a backward on the CUDA backend is this error,
 // raised when the tape runs it (a forward under NoGrad never does).
 [[noreturn]] inline void backward_not_built(const char* op) {
-  fail(op, ": the CUDA backward is not built yet (CUDA backend part 2); run training on the CPU backend");
+  fail(op, ": the CUDA backward is not built yet; train on the CPU (--device cpu)");
 }
 
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }

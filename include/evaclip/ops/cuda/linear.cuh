@@ -2,7 +2,7 @@
 //
 // W is stored (out, in) as torch's nn.Linear, so the product is x (R, K) times W^T (K, N) with trans_b.
 // The bias is added by the GEMM's exact bias epilogue: the fp32 sum of product and bias is rounded once,
-// as the CPU reference does by starting y from b with beta = 1. The backward is the next CUDA issue.
+// as the CPU reference does by starting y from b with beta = 1. The backward is not written yet.
 #pragma once
 
 #include <cstdint>
