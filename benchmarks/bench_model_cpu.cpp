@@ -3,13 +3,13 @@
 // seed 0), built once outside the timed loop. benchmarks/peers/model_cpu_peer.py times PyTorch on the same
 // shapes and thread count (OMP_NUM_THREADS) in the same run.
 //
-// Counter "flops" uses docs/performance.md's per-sample forward counts (multiply-add = 2): image 35.1 GFLOP,
-// text 5.96 GFLOP; counter "threads" is omp_get_max_threads().
+// Counter "flops" uses the model's per-sample forward GEMM FLOPs (nn::forward_flops, multiply-add = 2):
+// image 35.13 GFLOP, text 5.96 GFLOP; counter "threads" is omp_get_max_threads().
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include "evaclip/evaclip.hpp"
-#include "evaclip/nn/variants.hpp"
+#include "evaclip/nn/model_stats.hpp"
 
 using namespace evaclip;
 
@@ -24,8 +24,13 @@ const Model& model() {
   return m;
 }
 
-void set_counters(benchmark::State& st, double gflop_per_sample) {
-  st.counters["flops"] = benchmark::Counter(gflop_per_sample * 1e9 * double(st.range(0)),
+const nn::ModelFlops& flops_per_sample() {
+  static const nn::ModelFlops f = nn::forward_flops<nn::EVA02_CLIP_B_16::vision_block>(nn::EVA02_CLIP_B_16::config());
+  return f;
+}
+
+void set_counters(benchmark::State& st, double flops_per_sample) {
+  st.counters["flops"] = benchmark::Counter(flops_per_sample * double(st.range(0)),
                                             benchmark::Counter::kIsIterationInvariantRate);
   st.counters["threads"] = omp_get_max_threads();
 }
@@ -41,7 +46,7 @@ void BM_image_forward(benchmark::State& st) {
     Var f = m.visual(tape, images);
     benchmark::DoNotOptimize(f.value().raw());
   }
-  set_counters(st, 35.1);
+  set_counters(st, flops_per_sample().image);
 }
 
 void BM_text_forward(benchmark::State& st) {
@@ -63,7 +68,7 @@ void BM_text_forward(benchmark::State& st) {
     Var f = m.text(tape, ids);
     benchmark::DoNotOptimize(f.value().raw());
   }
-  set_counters(st, 5.96);
+  set_counters(st, flops_per_sample().text);
 }
 
 void batches(benchmark::internal::Benchmark* b) {

@@ -4,7 +4,7 @@
 // bit 0 attention, 1 add_norm, 2 swiglu_norm). Random weights (ParamInit, seed 0) on the device.
 //
 // Counters: img/s; TFLOP/s and MFU from the analytic forward FLOPs of nn::forward_flops (multiply-add = 2)
-// over 989 TFLOP/s, the dense bf16 peak used for MFU in ../shared/perf.md. Each iteration is timed with
+// over 989 TFLOP/s, the dense bf16 peak used for MFU (docs/performance.md). Each iteration is timed with
 // CUDA events around one forward (manual time, bench::event_seconds). benchmarks/peers/model_cuda_peer.py runs timm's EVA02 on
 // the same shapes in the same session and prints the ratios.
 #include <benchmark/benchmark.h>
@@ -45,7 +45,7 @@ void BM_image_encode(benchmark::State& st) {
   Tape<P, Cuda> tape(Cuda{.fusion = fusion});
   NoGrad no_grad(tape);
   bench::event_seconds(st, false, [&](int) { (void)vt(tape, images); });
-  const double flops = nn::forward_flops(V::config(), nn::VisionFamily::eva02).image * double(B);
+  const double flops = nn::forward_flops<typename V::vision_block>(V::config()).image * double(B);
   st.counters["img/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);
   st.counters["MFU"] = benchmark::Counter(flops / 989e12, benchmark::Counter::kIsIterationInvariantRate);

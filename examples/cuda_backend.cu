@@ -8,9 +8,10 @@
 namespace evaclip::examples {
 
 std::map<std::string, Tensor> run_parity_cuda(const nn::ModelConfig& cfg, const std::string& weights_path,
-                                              const std::string& precision, const std::string& inputs, bool grads) {
+                                              const std::string& precision, const std::string& inputs, bool grads,
+                                              Fusion fusion) {
   EVACLIP_CHECK(cuda_available(), "--device cuda: no CUDA device is visible");
-  return run_parity<Cuda>(cfg, weights_path, precision, inputs, grads);
+  return run_parity<Cuda>(cfg, weights_path, precision, inputs, grads, fusion);
 }
 
 }  // namespace evaclip::examples

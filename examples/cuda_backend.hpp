@@ -13,7 +13,8 @@ namespace evaclip::examples {
 // run_parity<Cuda> (parity.hpp). Without CUDA it is not declared and --device cuda is an error.
 #if defined(EVACLIP_WITH_CUDA)
 std::map<std::string, Tensor> run_parity_cuda(const nn::ModelConfig& cfg, const std::string& weights_path,
-                                              const std::string& precision, const std::string& inputs, bool grads);
+                                              const std::string& precision, const std::string& inputs, bool grads,
+                                              Fusion fusion);
 #endif
 
 }  // namespace evaclip::examples

@@ -35,8 +35,8 @@ const char* kDemoModel = R"({
   "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 1}
 })";
 
-// The recipe's initialisation assumes pretrained towers (spec §5: MIM and CLIP checkpoints; std 0.02, the
-// head near zero). A model this small trained from scratch learns slowly from it, so the demo starts from
+// The recipe's initialisation assumes pretrained towers (docs/model-spec.md §5: MIM and CLIP checkpoints;
+// std 0.02, the head near zero). A model this small trained from scratch learns slowly from it, so the demo starts from
 // its own checkpoint in which every matrix is drawn with std 1/sqrt(fan_in), and trains from that with
 // --pretrained.
 void write_scratch_init(const nn::ModelConfig& cfg, const std::string& path, std::uint64_t seed) {
@@ -61,9 +61,8 @@ int main(int argc, char** argv) {
   data::SyntheticSpec spec;
   train::TrainOptions o;
   o.batch_size = 64, o.steps = 1500, o.warmup = 100, o.lr = 1e-2, o.wd = 0.05, o.workers = 2;
-  // The toy model's ops are too small to share among threads: on 2 cores, with the loader's threads decoding
-  // beside it, two OpenMP threads spent most of their time at barriers (measured on the shared 2-core build
-  // machine: 235 samples/s against 1,060 with one thread).
+  // The toy model's ops are too small to share among threads: with the loader decoding beside it, a second
+  // OpenMP thread mostly waits at barriers (docs/performance.md, "The demo").
   o.threads = 1;
   app.add_option("--out", out, "output folder (data, log, checkpoint)")->capture_default_str();
   app.add_option("--train-images", spec.train_images, "training images to write")->capture_default_str();
@@ -99,14 +98,15 @@ int main(int argc, char** argv) {
     std::printf("training a tiny EVA02-CLIP (%s) for %lld steps of %lld\n", model_path.c_str(),
                 static_cast<long long>(o.steps), static_cast<long long>(o.batch_size));
     std::fflush(stdout);
-    const train::TrainResult r = train::train(o);
+    // The demo's model is EVA02-style and trains in fp32: only that pair is compiled here.
+    const train::TrainResult r = train::train<nn::TypeList<nn::Eva02Block>, nn::TypeList<fp32>>(o);
     std::printf("trained in %.1f s: %.1f samples/s, final loss %.4f\nlog: %s\ncheckpoint: %s\n", r.seconds,
                 r.samples_per_s, r.loss, r.log.c_str(), r.checkpoint.c_str());
 
     const auto classnames = eval::read_classnames(files.classnames);
     const auto templates = eval::read_templates(files.templates);
     const eval::LabelledImages test = eval::image_folder(files.test_folder, classnames.size(), files.classnames);
-    const auto encoder = eval::make_encoder(cfg, r.checkpoint, "fp32");
+    const auto encoder = eval::make_cpu_encoder<fp32, nn::Eva02Block>(cfg, SafetensorsFile(r.checkpoint), {});
     const text::Tokenizer tok;
     const eval::ZeroShotResult zs = eval::zero_shot_eval(*encoder, tok, test, classnames, templates, 256, false);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -3,7 +3,7 @@
 // Embeddings, for downstream work: image files and/or lines of text to L2-normalised embeddings.
 //   evaclip-features (--config FILE.json | --model NAME) --weights W.safetensors [--images PATH...]
 //                    [--texts FILE] --out OUT.safetensors|OUT.npy [--batch-size 64] [--vocab FILE]
-//                    [--precision fp32|fp64|bf16|fp16] [--device cpu|cuda]
+//                    [--precision fp32|fp64|bf16|fp16] [--device cpu|cuda] [--block NAME] [--unfused LIST]
 // --images takes image files, folders (every image below, in sorted order) and list files (one path a
 // line); images get the reference eval transform. --texts: one text a line. OUT.safetensors holds
 // image_embeddings (N, E) and/or text_embeddings (M, E), float32, rows in input order; OUT.npy holds the
@@ -31,19 +31,23 @@
 #include "evaclip/eval/similarity.hpp"
 #include "evaclip/io/npy.hpp"
 #include "cuda_backend.hpp"
+#include "encoder_instances.hpp"  // generated: the CPU encoders this build compiled (CMakeLists.txt)
 #include "model_options.hpp"
 #include "parity.hpp"
 
 using namespace evaclip;
+namespace built = evaclip::examples::built_encoder;
 using namespace evaclip::nn;
 
 namespace {
 
 std::map<std::string, Tensor> run_parity(const ModelConfig& cfg, const ModelOptions& mo, const std::string& inputs,
                                          bool grads) {
-  if (mo.device_kind() == Device::cpu) return examples::run_parity<Cpu>(cfg, mo.weights, mo.precision, inputs, grads);
+  if (mo.device_kind() == Device::cpu)
+    return examples::run_parity<Cpu, built::Blocks, built::Precisions>(cfg, mo.weights, mo.precision, inputs, grads,
+                                                                      mo.fusion());
 #if defined(EVACLIP_WITH_CUDA)
-  return examples::run_parity_cuda(cfg, mo.weights, mo.precision, inputs, grads);
+  return examples::run_parity_cuda(cfg, mo.weights, mo.precision, inputs, grads, mo.fusion());
 #else
   fail("--device cuda: this program was built without evaclip's CUDA backend (docs/cuda.md)");
 #endif
@@ -63,7 +67,8 @@ void run_embeddings(const ModelConfig& cfg, const ModelOptions& mo, const std::v
   EVACLIP_CHECK(texts_file.empty() || !texts.empty(), "--texts ", texts_file, ": no lines");
   std::optional<text::Tokenizer> tokenizer;
   if (!texts.empty()) tokenizer.emplace(vocab);
-  const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
+  const auto encoder = eval::make_encoder<built::Blocks, built::Precisions>(
+      cfg, mo.weights, mo.precision, mo.device_kind(), mo.fusion());
   std::map<std::string, Tensor> result;
   if (!paths.empty())
     result["image_embeddings"] = eval::l2_normalize_rows(eval::encode_images(*encoder, paths, batch, !quiet));

@@ -1,36 +1,28 @@
 // info.cpp — evaclip-info: a model's size and cost, computed from its config without building it.
 //
-//   evaclip-info --model NAME | --config FILE.json
+//   evaclip-info --model NAME | --config FILE.json [--block NAME]
 //
-// Prints the block family, dimensions, parameters per tower and in total (M), tokens, and forward GFLOP
-// per image and per text (nn/model_stats.hpp). `--model list` prints the released variants' names.
+// Prints the vision block, dimensions, parameters per tower and in total (M), tokens, and forward GFLOP
+// per image and per text (nn/model_stats.hpp: counted from the modules, so any compiled block works).
+// `--model list` prints the released variants' names, `--block list` the compiled blocks'.
 #include <cstdio>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "evaclip/nn/model_stats.hpp"
+#include "evaclip/nn/load_model.hpp"
+#include "model_options.hpp"
 
 using namespace evaclip::nn;
 
 namespace {
 
-const char* family_name(VisionFamily f) {
-  switch (f) {
-    case VisionFamily::eva01: return "EVA01 (fused qkv, GELU, pre-norm)";
-    case VisionFamily::eva01_layer_scale: return "EVA01 + layer scale";
-    case VisionFamily::eva02: return "EVA02 (q/k/v, RoPE, sub-LN, SwiGLU)";
-    case VisionFamily::post_norm: return "EVA02-E (fused qkv, GELU, post-norm)";
-  }
-  return "?";
-}
-
 void print(const std::string& name, const ModelConfig& m) {
   const ClipCfg& c = m.clip;
-  const ModelCounts n = param_count(c, m.family);
-  const ModelFlops f = forward_flops(c, m.family);
+  const ModelCounts n = param_count(m);
+  const ModelFlops f = forward_flops(m);
   std::printf("%s\n", name.c_str());
-  std::printf("  vision: %s, %lld px / patch %lld, %lld x %lld, %lld heads, MLP %lld\n", family_name(m.family),
+  std::printf("  vision: %s, %lld px / patch %lld, %lld x %lld, %lld heads, MLP %lld\n", m.block.c_str(),
               (long long)c.vision.image_size, (long long)c.vision.patch_size, (long long)c.vision.layers,
               (long long)c.vision.width, (long long)c.vision.heads(), (long long)c.vision.mlp_hidden());
   std::printf("  text:   %lld x %lld, %lld heads, context %lld, vocab %lld; embed %lld\n", (long long)c.text.layers,
@@ -47,15 +39,15 @@ void print(const std::string& name, const ModelConfig& m) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Parameters, tokens and forward FLOPs of an EVA-CLIP model, from its config"};
-  std::string model, config;
+  std::string model, config, block;
   auto* by_model = app.add_option("--model", model, "a released variant, e.g. EVA02-CLIP-B-16 ('list': all)");
   app.add_option("--config", config, "model config JSON (official model_configs schema)")->excludes(by_model);
+  app.add_option("--block", block, std::string(kBlockHelp) + " ('list': all)");
   CLI11_PARSE(app, argc, argv);
   try {
-    EVACLIP_CHECK(!model.empty() || !config.empty(), "give --model NAME or --config FILE.json");
     if (model == "list") for_each_variant([]<class V>(V) { std::printf("%s\n", V::name); });
-    else if (!model.empty()) print(model, find_variant(model));
-    else print(config, read_model_config(config));
+    else if (block == "list") std::printf("%s\n", names_of(CompiledBlocks{}).c_str());
+    else print(model.empty() ? config : model, resolve_model_config(config, model, block));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "evaclip-info: %s\n", e.what());
     return 1;

@@ -1,10 +1,10 @@
 // retrieval.cpp — evaclip-retrieval: zero-shot image-text retrieval recall@1/5/10 in both directions, as
-// spec §9 defines them (e.g. Flickr30K 1K test, MSCOCO 5K val).
+// docs/model-spec.md §9 defines them (e.g. Flickr30K 1K test, MSCOCO 5K val).
 //
 //   evaclip-retrieval (--model NAME | --config FILE.json) --weights W.safetensors --data PAIRS.csv|.tsv
 //                     --out RESULT.json [--batch-size 64] [--precision fp32|fp64|bf16|fp16] [--device cpu|cuda]
 //                     [--image-column filepath] [--caption-column title] [--separator C] [--vocab FILE]
-//                     [--dump FILE.safetensors]
+//                     [--dump FILE.safetensors] [--block NAME] [--unfused LIST]
 //
 // PAIRS: one row per (image, caption); rows with the same image path are that image's captions (paths
 // relative to the file's folder). Similarity = cosine of the L2-normalised embeddings. text_to_image R@K:
@@ -22,9 +22,11 @@
 #include "evaclip/eval/encoder.hpp"
 #include "evaclip/eval/similarity.hpp"
 #include "evaclip/eval/report.hpp"
+#include "encoder_instances.hpp"  // generated: the CPU encoders this build compiled (CMakeLists.txt)
 #include "model_options.hpp"
 
 using namespace evaclip;
+namespace built = evaclip::examples::built_encoder;
 
 int main(int argc, char** argv) {
   CLI::App app{"Image-text retrieval recall@K with an EVA-CLIP model"};
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
     const eval::CaptionedImages pairs =
         eval::captioned_csv(data::read_csv(data, eval::csv_separator(data, separator)), image_column, caption_column);
     const text::Tokenizer tokenizer(vocab);
-    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
+    const auto encoder = eval::make_encoder<built::Blocks, built::Precisions>(
+        cfg, mo.weights, mo.precision, mo.device_kind(), mo.fusion());
 
     const auto start = std::chrono::steady_clock::now();
     const Tensor images = eval::l2_normalize_rows(eval::encode_images(*encoder, pairs.images, batch, !quiet));

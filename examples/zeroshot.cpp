@@ -1,10 +1,11 @@
 // zeroshot.cpp — evaclip-zeroshot: zero-shot image classification as the official evaluation does it
-// (spec §9), e.g. ImageNet-1k top-1 / top-5.
+// (docs/model-spec.md §9), e.g. ImageNet-1k top-1 / top-5.
 //
 //   evaclip-zeroshot (--model NAME | --config FILE.json) --weights W.safetensors --data DIR | FILE.csv
 //                    --classnames imagenet | FILE --templates openai | FILE --out RESULT.json
 //                    [--batch-size 64] [--precision fp32|fp64|bf16|fp16] [--device cpu|cuda] [--vocab FILE]
 //                    [--image-column filepath] [--label-column label] [--separator C] [--dump FILE.safetensors]
+//                    [--block NAME] [--unfused LIST]
 //
 // DIR: one sub-folder per class (ImageNet layout); sorted sub-folder i is class i, the i-th line of the
 // class names. FILE.csv: an image path and a class index per row (paths relative to the CSV's folder).
@@ -21,9 +22,11 @@
 
 #include "evaclip/eval/report.hpp"
 #include "evaclip/eval/zero_shot_eval.hpp"
+#include "encoder_instances.hpp"  // generated: the CPU encoders this build compiled (CMakeLists.txt)
 #include "model_options.hpp"
 
 using namespace evaclip;
+namespace built = evaclip::examples::built_encoder;
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
@@ -59,7 +62,8 @@ int main(int argc, char** argv) {
                                : eval::labelled_csv(data::read_csv(data, eval::csv_separator(data, separator)),
                                                     image_column, label_column, classnames.size());
     const text::Tokenizer tokenizer(vocab);
-    const auto encoder = eval::make_encoder(cfg, mo.weights, mo.precision, mo.device_kind());
+    const auto encoder = eval::make_encoder<built::Blocks, built::Precisions>(
+        cfg, mo.weights, mo.precision, mo.device_kind(), mo.fusion());
 
     const eval::ZeroShotResult r = eval::zero_shot_eval(*encoder, tokenizer, samples, classnames, templates, batch, !quiet);
     const eval::ClassificationMetrics& m = r.metrics;

@@ -11,12 +11,12 @@
 namespace evaclip::eval::detail {
 
 inline std::unique_ptr<Encoder> make_cuda_encoder(const nn::ModelConfig& cfg, const SafetensorsFile& weights,
-                                                  const std::string& precision) {
+                                                  const std::string& precision, Fusion fusion) {
   EVACLIP_CHECK(cuda_available(), "--device cuda: no CUDA device is visible");
-  return nn::with_cuda_model_types(precision, cfg.family,
-                                   [&]<class P, class Block>(P, Block*) -> std::unique_ptr<Encoder> {
+  return nn::with_cuda_model_types(precision, cfg.block,
+                                   [&]<class P, class Block>(P, std::type_identity<Block>) -> std::unique_ptr<Encoder> {
                                      return std::make_unique<ClipEncoder<P, Block, Cuda>>(
-                                         cfg, nn::load_clip<P, Block>(cfg, weights, Device::cuda));
+                                         cfg, nn::load_clip<P, Block>(cfg, weights, Device::cuda), Cuda{.fusion = fusion});
                                    });
 }
 

@@ -1,6 +1,6 @@
 // encoder.hpp — defines Encoder: a loaded model behind a run-time interface that turns batches of
 // preprocessed images and token ids into float32 embeddings (inference, NoGrad); make_encoder, which
-// picks the device, precision policy and compiled block family once so that callers are not templates; and
+// picks the device, precision policy and vision block once so that callers are not templates; and
 // encode_images / encode_texts, which run whole lists of files or strings through it batch by batch.
 //
 // The CUDA encoder needs nvcc, so this header only holds a hook for it: a program that wants
@@ -39,29 +39,32 @@ class Encoder {
 };
 
 namespace detail {
-// The model on backend B: inputs go to B's device, embeddings come back as host float32.
+// The model on backend B (its run-time switches, e.g. the fusions, as given): inputs go to B's device,
+// embeddings come back as host float32.
 template <class P, class Block, class B = Cpu>
 class ClipEncoder final : public Encoder {
  public:
-  ClipEncoder(const nn::ModelConfig& cfg, nn::LoadedClip<Block> m) : Encoder(cfg), m_(std::move(m)) {}
+  ClipEncoder(const nn::ModelConfig& cfg, nn::LoadedClip<Block> m, B backend)
+      : Encoder(cfg), m_(std::move(m)), backend_(backend) {}
   Tensor encode_images(const Tensor& pixels) const override {
-    Tape<P, B> tape;
+    Tape<P, B> tape(backend_);
     NoGrad no_grad(tape);
     const Var x(pixels.to(P::act_dtype).to(B::device));
     return m_.model.visual(tape, x).value().to(Device::cpu).to(DType::f32);
   }
   Tensor encode_texts(const Tensor& ids) const override {
-    Tape<P, B> tape;
+    Tape<P, B> tape(backend_);
     NoGrad no_grad(tape);
     return m_.model.text(tape, ids).value().to(Device::cpu).to(DType::f32);
   }
 
  private:
   nn::LoadedClip<Block> m_;
+  B backend_;
 };
 
 using EncoderFactory = std::unique_ptr<Encoder> (*)(const nn::ModelConfig&, const SafetensorsFile&,
-                                                    const std::string& precision);
+                                                    const std::string& precision, Fusion fusion);
 // Set by eval/cuda_encoder.cuh when a translation unit of the program includes it; null otherwise.
 inline EncoderFactory& cuda_encoder_factory() {
   static EncoderFactory f = nullptr;
@@ -69,19 +72,31 @@ inline EncoderFactory& cuda_encoder_factory() {
 }
 }  // namespace detail
 
+// The CPU encoder of one precision and block: the model of `cfg` with `weights`, its tapes' backend
+// switched as `fusion` says. Not inline: a program may compile each (P, Block) in a translation unit of
+// its own (examples/CMakeLists.txt) and declare it `extern template` where it dispatches.
+template <class P, class Block>
+std::unique_ptr<Encoder> make_cpu_encoder(const nn::ModelConfig& cfg, const SafetensorsFile& weights, Fusion fusion) {
+  return std::make_unique<detail::ClipEncoder<P, Block>>(cfg, nn::load_clip<P, Block>(cfg, weights),
+                                                         Cpu{.fusion = fusion});
+}
+
 // The model of `cfg` with the weights in `weights_path`, running in `precision` (fp64, fp32, bf16, fp16 on
-// the CPU; fp32, bf16, fp16 on CUDA) on `device`.
-inline std::unique_ptr<Encoder> make_encoder(const nn::ModelConfig& cfg, const std::string& weights_path,
-                                             const std::string& precision, Device device = Device::cpu) {
+// the CPU; fp32, bf16, fp16 on CUDA) on `device` with the fused kernels of `fusion`. On the CPU the block
+// is one of Blocks and the precision one of Precisions (a program built with fewer passes its lists).
+template <class Blocks = nn::CompiledBlocks, class Precisions = nn::AllPrecisions>
+std::unique_ptr<Encoder> make_encoder(const nn::ModelConfig& cfg, const std::string& weights_path,
+                                      const std::string& precision, Device device = Device::cpu, Fusion fusion = {}) {
   const SafetensorsFile weights(weights_path);
   if (device == Device::cuda) {
     const detail::EncoderFactory f = detail::cuda_encoder_factory();
     EVACLIP_CHECK(f, "--device cuda: this program was built without evaclip's CUDA backend (docs/cuda.md)");
-    return f(cfg, weights, precision);
+    return f(cfg, weights, precision, fusion);
   }
-  return nn::with_model_types(precision, cfg.family, [&]<class P, class Block>(P, Block*) -> std::unique_ptr<Encoder> {
-    return std::make_unique<detail::ClipEncoder<P, Block>>(cfg, nn::load_clip<P, Block>(cfg, weights));
-  });
+  return nn::with_model_types<Blocks, Precisions>(
+      precision, cfg.block, [&]<class P, class Block>(P, std::type_identity<Block>) -> std::unique_ptr<Encoder> {
+        return make_cpu_encoder<P, Block>(cfg, weights, fusion);
+      });
 }
 
 namespace detail {

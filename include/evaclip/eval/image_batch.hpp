@@ -1,5 +1,5 @@
 // image_batch.hpp — defines load_image_batch: image files decoded and put through the CLIP eval transform
-// (spec §7) in parallel, stacked into one (N, 3, S, S) float32 batch.
+// (docs/model-spec.md §7) in parallel, stacked into one (N, 3, S, S) float32 batch.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// metrics.hpp — defines the evaluation metrics of spec §9: top-k and per-class accuracy for classification,
-// recall@K in both directions for image-text retrieval, with one stated rule for equal scores.
+// metrics.hpp — defines the evaluation metrics of docs/model-spec.md §9: top-k and per-class accuracy for
+// classification, recall@K in both directions for image-text retrieval, with one stated rule for equal scores.
 //
 // Tie rule: a candidate ranks ahead of another when its score is higher, or equal and its index lower —
 // the order of a stable descending sort (numpy argsort(-s, kind="stable"); top-1 is np.argmax's first

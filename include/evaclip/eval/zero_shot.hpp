@@ -1,4 +1,4 @@
-// zero_shot.hpp — defines the zero-shot classifier and logits of spec §9 on float32 embeddings: per class
+// zero_shot.hpp — defines the zero-shot classifier and logits of docs/model-spec.md §9 on float32 embeddings: per class
 // the mean of the normalised prompt embeddings, normalised again; logits = (100 x normalised image
 // embedding) . classifier, in the reference's order of operations.
 #pragma once

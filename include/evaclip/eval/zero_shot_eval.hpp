@@ -1,4 +1,4 @@
-// zero_shot_eval.hpp — defines zero_shot_eval: the whole zero-shot protocol of spec §9 on labelled image
+// zero_shot_eval.hpp — defines zero_shot_eval: the whole zero-shot protocol of docs/model-spec.md §9 on labelled image
 // files (prompt embeddings -> classifier -> image embeddings -> logits at scale 100 -> top-1/top-5).
 // evaclip-zeroshot and the demo run it.
 #pragma once

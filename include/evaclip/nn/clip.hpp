@@ -1,5 +1,5 @@
 // clip.hpp — defines nn::Clip<VisionBlock>: the two towers, the learned temperature and the symmetric
-// InfoNCE loss (spec §4).
+// InfoNCE loss (docs/model-spec.md §4).
 #pragma once
 
 #include <cmath>
@@ -15,7 +15,7 @@
 namespace evaclip::nn {
 
 // Where the text tower's keys live: the official CLIP class keeps them at the top level, CustomCLIP and
-// open_clip under "text." (spec §6).
+// open_clip under "text." (docs/model-spec.md §6).
 enum class TextKeys { top_level, prefixed };
 
 template <class VisionBlock>
@@ -24,6 +24,10 @@ struct Clip {
   VisionTransformer<VisionBlock> visual;
   TextTransformer text;
   Var logit_scale;  // () scalar; temperature = exp(logit_scale), init ln(1/0.07)
+  // (n,) i64 0..n-1, the loss's labels (image i belongs with caption i), kept from the last forward with both
+  // towers: rebuilt only when the batch size or device changes (on CUDA a build is a synchronous copy). So
+  // forwards of one Clip object must not run concurrently.
+  mutable Tensor labels_;
 
   Clip(ParamInit& init, const ClipCfg& c)
       : cfg(c), visual(init, c.vision, c.embed_dim), text(init, c.text, c.embed_dim),
@@ -54,9 +58,12 @@ struct Clip {
     o.logits_per_image = scale(t, matmul(t, fi, ft, false, true), o.scale);
     const std::int64_t n = fi.shape()[0];
     if (n == ft.shape()[0]) {
-      Tensor labels = Tensor::empty({n}, DType::i64);
-      for (std::int64_t i = 0; i < n; ++i) labels.data<std::int64_t>()[i] = i;
-      labels = labels.to(B::device);
+      if (!labels_.defined() || labels_.numel() != n || labels_.device() != B::device) {
+        Tensor l = Tensor::empty({n}, DType::i64);
+        for (std::int64_t i = 0; i < n; ++i) l.data<std::int64_t>()[i] = i;
+        labels_ = l.to(B::device);
+      }
+      const Tensor& labels = labels_;
       const Var logits_per_text = scale(t, matmul(t, ft, fi, false, true), o.scale);
       o.loss = scale(t, add(t, cross_entropy(t, o.logits_per_image, labels), cross_entropy(t, logits_per_text, labels)), 0.5);
     }

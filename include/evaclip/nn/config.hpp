@@ -1,5 +1,5 @@
 // config.hpp — defines VisionCfg, TextCfg and ClipCfg: a model's run-time dimensions, with the official
-// model_configs field names and defaults (spec §1a). The block family is compile-time (vision_block.hpp).
+// model_configs field names and defaults (docs/model-spec.md §1a). The block family is compile-time (vision_block.hpp).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ struct VisionCfg {
   std::int64_t pt_hw_seq_len = 16;  // the RoPE pretraining grid (EVA02)
   double ls_init_value = 0.0;       // layer scale gamma init; 0 = no layer scale
   double eps = 1e-6;                // every vision LayerNorm (norm1/2, inner_attn_ln, ffn_ln, norm)
-  double patch_dropout = 0.0;       // training only: fraction of patch tokens dropped (spec §2d)
+  double patch_dropout = 0.0;       // training only: fraction of patch tokens dropped (docs/model-spec.md §2d)
   double drop_path_rate = 0.0;      // training only: the last block's drop path rate
 
   std::int64_t grid() const { return image_size / patch_size; }

@@ -1,7 +1,7 @@
 // eva_attention.hpp — defines nn::EvaAttention<features>: the EVA vision attention in its EVA01/E form
 // (one fused qkv GEMM) and its EVA02 form (separate q/k/v, 2D RoPE on patch tokens, sub-LN before proj).
 //
-// q and v carry biases, k never does (spec §2a). The fused form adds cat(q_bias, 0, v_bias) to the one
+// q and v carry biases, k never does (docs/model-spec.md §2a). The fused form adds cat(q_bias, 0, v_bias) to the one
 // GEMM as the official code does; the separate form passes q_bias/v_bias as the projections' biases.
 #pragma once
 
@@ -82,6 +82,15 @@ struct EvaAttention {
     out.push_back({p + "v_bias", v_bias});
     if constexpr (F.subln) inner_attn_ln.params(p + "inner_attn_ln.", out);
     proj.params(p + "proj.", out);
+  }
+
+  // Forward GEMM FLOPs over one sequence of `tokens` (model_stats.hpp): the q/k/v and output projections,
+  // then QK^T and AV (2 T^2 D each).
+  double flops(double tokens) const {
+    const double qkv_flops = F.fused_qkv ? gemm_flops(qkv.weight, tokens)
+                                         : gemm_flops(q_proj.weight, tokens) + gemm_flops(k_proj.weight, tokens) +
+                                               gemm_flops(v_proj.weight, tokens);
+    return qkv_flops + gemm_flops(proj.weight, tokens) + 4 * tokens * tokens * double(proj.weight.shape()[0]);
   }
 };
 

@@ -1,14 +1,16 @@
 // load_model.hpp — defines what every program that runs a model shares: resolve_model_config (a released
-// variant by name, or a config file), with_model_types (the run-time choice of precision policy and
-// compiled block family) and load_clip (a Clip of that family with a checkpoint's weights).
+// variant by name, or a config file; a program's --block may name the vision block), with_model_types
+// (the run-time choice of precision policy and vision block) and load_clip (a Clip of that block with a
+// checkpoint's weights).
 //
-//   nn::with_model_types(precision, cfg.family, [&]<class P, class Block>(P, Block*) {
+//   nn::with_model_types(precision, cfg.block, [&]<class P, class Block>(P, std::type_identity<Block>) {
 //     const auto m = nn::load_clip<P, Block>(cfg, weights);   // m.model, m.params, m.report
 //     ...
 //   });
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "evaclip/io/safetensors.hpp"
@@ -19,48 +21,50 @@
 
 namespace evaclip::nn {
 
-// Exactly one of a config file (official model_configs schema) and a released variant's name.
-inline ModelConfig resolve_model_config(const std::string& config_path, const std::string& variant) {
+// Exactly one of a config file (official model_configs schema) and a released variant's name; `block`,
+// when not empty, names the vision block instead of the file's flags or the variant's (one of Blocks).
+template <class Blocks = CompiledBlocks>
+ModelConfig resolve_model_config(const std::string& config_path, const std::string& variant,
+                                 const std::string& block = "") {
   EVACLIP_CHECK(config_path.empty() != variant.empty(), "give either --config FILE.json or --model NAME",
                 config_path.empty() ? "" : ", not both");
-  return config_path.empty() ? find_variant(variant) : read_model_config(config_path);
+  if (!config_path.empty()) return read_model_config<Blocks>(config_path, block);
+  ModelConfig m = find_variant(variant);
+  if (!block.empty()) m.block = block;
+  if (!has_name(m.block, Blocks{})) missing_block<Blocks>(m.block, block.empty() ? "--model " + variant : "--block");
+  return m;
 }
 
-// The precision names programs accept, in the order of with_model_types' dispatch.
-inline constexpr const char* kPrecisionNames = "fp64, fp32, bf16, fp16";
+// The precision policies programs accept, by name (fp64, fp32, bf16 = bf16_mixed, fp16 = fp16_mixed); the
+// CUDA kernels compute in the last three.
+using AllPrecisions = TypeList<fp64, fp32, bf16_mixed, fp16_mixed>;
+using CudaPrecisions = TypeList<fp32, bf16_mixed, fp16_mixed>;
 
-namespace detail {
-// f(P{}, Block*) for the first policy of Ps named `precision`; false when none is.
-template <class... Ps, class F, class R>
-bool with_policy_named(const std::string& precision, VisionFamily family, F& f, R& result) {
-  auto try_one = [&]<class P>(P) {
-    if (precision != P::name) return false;
-    result = with_vision_block(family, [&]<class Block>(Block* tag) { return f(P{}, tag); });
-    return true;
-  };
-  return (try_one(Ps{}) || ...);
+// The one-line error for a precision not in `Precisions`: unknown, or left out of this program's build.
+template <class Precisions>
+[[noreturn]] void missing_precision(std::string_view name) {
+  if (has_name(name, AllPrecisions{}))
+    fail("--precision ", std::string(name), " is not built into this program (built: ", names_of(Precisions{}),
+         "; CMake option EVACLIP_PRECISIONS)");
+  fail("unknown precision \"", std::string(name), "\" (valid: ", names_of(AllPrecisions{}), ")");
 }
-}  // namespace detail
 
-// Calls f(P{}, static_cast<Block*>(nullptr)) with the policy whose name is `precision` (fp64, fp32, bf16 =
-// bf16_mixed, fp16 = fp16_mixed) and the compiled block of `family`; f returns a value (not void).
-template <class F>
-auto with_model_types(const std::string& precision, VisionFamily family, F&& f) {
-  std::invoke_result_t<F&, fp32, Eva02Block*> result{};
-  if (!detail::with_policy_named<fp64, fp32, bf16_mixed, fp16_mixed>(precision, family, f, result))
-    fail("unknown precision \"", precision, "\" (valid: ", kPrecisionNames, ")");
-  return result;
+// Calls f(P{}, std::type_identity<Block>{}) with the policy of Precisions named `precision` and the block
+// of Blocks named `block`, and returns its result (the same type for every pair).
+template <class Blocks = CompiledBlocks, class Precisions = AllPrecisions, class F>
+decltype(auto) with_model_types(const std::string& precision, const std::string& block, F&& f) {
+  return with_vision_block<Blocks>(block, [&]<class Block>(std::type_identity<Block> tag) -> decltype(auto) {
+    auto with_policy = [&]<class P>(std::type_identity<P>) -> decltype(auto) { return f(P{}, tag); };
+    return with_named(Precisions{}, precision, with_policy, [&] { missing_precision<Precisions>(precision); });
+  });
 }
 
 // The same for the CUDA backend, whose kernels compute in fp32, bf16 and fp16 only.
-template <class F>
-auto with_cuda_model_types(const std::string& precision, VisionFamily family, F&& f) {
+template <class Blocks = CompiledBlocks, class Precisions = CudaPrecisions, class F>
+decltype(auto) with_cuda_model_types(const std::string& precision, const std::string& block, F&& f) {
   EVACLIP_CHECK(precision != fp64::name, "--precision fp64 runs on the CPU only: the CUDA kernels compute in fp32, "
                 "bf16 and fp16");
-  std::invoke_result_t<F&, fp32, Eva02Block*> result{};
-  if (!detail::with_policy_named<fp32, bf16_mixed, fp16_mixed>(precision, family, f, result))
-    fail("unknown precision \"", precision, "\" (valid: ", kPrecisionNames, ")");
-  return result;
+  return with_model_types<Blocks, Precisions>(precision, block, f);
 }
 
 template <class Block>

@@ -1,5 +1,5 @@
 // load_weights.hpp — defines load_weights(): fills a model's parameters from a safetensors checkpoint in
-// any of the accepted key layouts, converting dtypes (spec §6).
+// any of the accepted key layouts, converting dtypes (docs/model-spec.md §6).
 //
 // Accepted: the official CLIP class (text keys at the top level), CustomCLIP (text under "text."), and
 // open_clip/timm (vision under "visual.trunk." with timm's names); a "module." prefix (DDP wrappers) is

@@ -1,5 +1,8 @@
 // mlp.hpp — defines the transformer MLPs: nn::GeluMlp (fc1 -> exact GELU -> fc2) and nn::SwiGluMlp
 // (EVA02: w3(ffn_ln(silu(w1 x) * w2 x)), w1 the gate and w2 the value).
+//
+// An MLP is a constructor (ParamInit&, dim, hidden, eps), operator()(tape, x), params(prefix, out) under
+// the checkpoint's key names, and flops(tokens), its forward GEMM FLOPs.
 #pragma once
 
 #include <string>
@@ -24,6 +27,8 @@ struct GeluMlp {
     fc1.params(p + fc1_name + ".", out);
     fc2.params(p + fc2_name + ".", out);
   }
+  // Forward GEMM FLOPs over `tokens` rows (model_stats.hpp).
+  double flops(double tokens) const { return gemm_flops(fc1.weight, tokens) + gemm_flops(fc2.weight, tokens); }
 };
 
 struct SwiGluMlp {
@@ -42,6 +47,9 @@ struct SwiGluMlp {
     w2.params(p + "w2.", out);
     ffn_ln.params(p + "ffn_ln.", out);
     w3.params(p + "w3.", out);
+  }
+  double flops(double tokens) const {
+    return gemm_flops(w1.weight, tokens) + gemm_flops(w2.weight, tokens) + gemm_flops(w3.weight, tokens);
   }
 };
 

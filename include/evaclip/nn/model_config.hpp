@@ -1,13 +1,10 @@
 // model_config.hpp — defines ModelConfig and read_model_config(): a model from a JSON file in the official
-// model_configs schema (embed_dim, vision_cfg, text_cfg), and with_vision_block(): the run-time choice of
-// the compiled block family from the config's flags.
+// model_configs schema (embed_dim, vision_cfg, text_cfg), its vision block chosen from the compiled ones.
 //
-// Dimensions come from the file (official field names and defaults); the block family from its flags:
-//   rope + subln + naiveswiglu       -> Eva02Block
-//   postnorm                         -> EvaPostNormBlock
-//   ls_init_value > 0 (init_values)  -> Eva01LayerScaleBlock
-//   none of these                    -> Eva01Block
-// Any other combination has no compiled block and is an error naming the flags.
+// Dimensions come from the file (official field names and defaults). The vision block is the one named
+// by a "block" field (or the caller's override, a program's --block), else the block of the list
+// (nn/families.hpp) whose `flags` equal the file's rope, subln, naiveswiglu, postnorm and
+// ls_init_value > 0; no match is an error naming the flags.
 #pragma once
 
 #include <fstream>
@@ -15,15 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaclip/nn/families.hpp"
 #include "evaclip/nn/variants.hpp"
 
 namespace evaclip::nn {
 
-enum class VisionFamily { eva01, eva01_layer_scale, eva02, post_norm };
-
 struct ModelConfig {
   ClipCfg clip;
-  VisionFamily family = VisionFamily::eva02;
+  std::string block = Eva02Block::name;  // the vision block's name, one of the compiled list's
   TextKeys text_keys = TextKeys::top_level;  // "custom_text": true -> keys under "text."
 };
 
@@ -39,7 +35,9 @@ T get_or(const nlohmann::json& j, const char* key, T fallback, const std::string
 }
 }  // namespace detail
 
-inline ModelConfig parse_model_config(const nlohmann::json& j, const std::string& where) {
+// `block`, when not empty, names the vision block (a program's --block) and overrides the file's.
+template <class Blocks = CompiledBlocks>
+ModelConfig parse_model_config(const nlohmann::json& j, const std::string& where, const std::string& block = "") {
   using detail::get_or;
   EVACLIP_CHECK(j.is_object() && j.contains("vision_cfg") && j.contains("text_cfg") && j.contains("embed_dim"), where,
                 ": not a model config (needs embed_dim, vision_cfg and text_cfg)");
@@ -67,23 +65,29 @@ inline ModelConfig parse_model_config(const nlohmann::json& j, const std::string
   tc.layers = get_or<std::int64_t>(t, "layers", 12, tw);
   m.text_keys = get_or<bool>(j, "custom_text", false, where) ? TextKeys::prefixed : TextKeys::top_level;
 
-  const bool rope = get_or<bool>(v, "rope", false, vw), subln = get_or<bool>(v, "subln", false, vw);
-  const bool swiglu = get_or<bool>(v, "naiveswiglu", false, vw), post = get_or<bool>(v, "postnorm", false, vw);
-  const bool ls = vc.ls_init_value > 0;
+  const VisionFlags f{.rope = get_or<bool>(v, "rope", false, vw),
+                      .subln = get_or<bool>(v, "subln", false, vw),
+                      .naiveswiglu = get_or<bool>(v, "naiveswiglu", false, vw),
+                      .postnorm = get_or<bool>(v, "postnorm", false, vw),
+                      .layer_scale = vc.ls_init_value > 0};
   EVACLIP_CHECK(get_or<bool>(v, "qkv_bias", true, vw), vw, ": qkv_bias=false has no compiled block");
-  EVACLIP_CHECK(get_or<bool>(v, "intp_freq", true, vw) || !rope, vw,
+  EVACLIP_CHECK(get_or<bool>(v, "intp_freq", true, vw) || !f.rope, vw,
                 ": rope without intp_freq has no compiled block (every released config interpolates)");
-  if (rope && subln && swiglu && !post && !ls) m.family = VisionFamily::eva02;
-  else if (post && !rope && !subln && !swiglu && !ls) m.family = VisionFamily::post_norm;
-  else if (!rope && !subln && !swiglu && !post) m.family = ls ? VisionFamily::eva01_layer_scale : VisionFamily::eva01;
-  else
-    fail(vw, ": no compiled block for rope=", rope, " subln=", subln, " naiveswiglu=", swiglu, " postnorm=", post,
-         " layer_scale=", ls, " (compiled: EVA01, EVA01 + layer scale, EVA02 = rope+subln+naiveswiglu, post-norm E)");
+  // The caller's override, the file's "block", or the block the flags select: in Blocks, else in
+  // CompiledBlocks, so that a family left out of this program's build is reported as such.
+  m.block = !block.empty() ? block : get_or<std::string>(j, "block", "", where);
+  if (m.block.empty()) m.block = block_for_flags(f, Blocks{});
+  if (m.block.empty()) m.block = block_for_flags(f, CompiledBlocks{});
+  EVACLIP_CHECK(!m.block.empty(), vw, ": no compiled block for rope=", f.rope, " subln=", f.subln, " naiveswiglu=",
+                f.naiveswiglu, " postnorm=", f.postnorm, " layer_scale=", f.layer_scale, " (compiled: ",
+                names_of(Blocks{}), "; a \"block\" field or --block names one)");
+  if (!has_name(m.block, Blocks{})) missing_block<Blocks>(m.block, where);
   m.clip.validate();
   return m;
 }
 
-inline ModelConfig read_model_config(const std::string& path) {
+template <class Blocks = CompiledBlocks>
+ModelConfig read_model_config(const std::string& path, const std::string& block = "") {
   std::ifstream in(path);
   EVACLIP_CHECK(in, "model config ", path, ": cannot open");
   nlohmann::json j;
@@ -92,20 +96,7 @@ inline ModelConfig read_model_config(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     fail("model config ", path, ": invalid JSON (", e.what(), ")");
   }
-  return parse_model_config(j, "model config " + path);
-}
-
-// Calls f(Block{}-typed tag) with the compiled block family: f.template operator()<Block>() style is
-// awkward, so f receives a null pointer of the block type: `[&]<class Block>(Block*) { ... }`.
-template <class F>
-decltype(auto) with_vision_block(VisionFamily family, F&& f) {
-  switch (family) {
-    case VisionFamily::eva01: return f(static_cast<Eva01Block*>(nullptr));
-    case VisionFamily::eva01_layer_scale: return f(static_cast<Eva01LayerScaleBlock*>(nullptr));
-    case VisionFamily::eva02: return f(static_cast<Eva02Block*>(nullptr));
-    case VisionFamily::post_norm: return f(static_cast<EvaPostNormBlock*>(nullptr));
-  }
-  fail("with_vision_block: unknown family");
+  return parse_model_config<Blocks>(j, "model config " + path, block);
 }
 
 }  // namespace evaclip::nn

@@ -1,5 +1,6 @@
-// patch_dropout.hpp — defines FLIP patch dropout (spec §2d): patch_dropout_keep() (how many patches stay),
-// patch_dropout_indices() (the random choice) and patch_dropout() (keeping those tokens and their RoPE rows).
+// patch_dropout.hpp — defines FLIP patch dropout (docs/model-spec.md §2d): patch_dropout_keep() (how many
+// patches stay), patch_dropout_indices() (the random choice) and patch_dropout() (keeping those tokens and
+// their RoPE rows).
 //
 // Runs on the tokens after the positional embedding, before the first block. The CLS token (index 0) always
 // stays first; per sample, K patch tokens are kept in the order of the choice (not sorted by position) and

@@ -1,5 +1,5 @@
 // pretrained.hpp — defines load_pretrained_image() and load_pretrained_text(): EVA-CLIP's initialisation
-// of a fresh model's towers from separately pretrained checkpoints (spec §5 "Initialization", §2e, §6).
+// of a fresh model's towers from separately pretrained checkpoints (docs/model-spec.md §5 "Initialisation", §2e, §6).
 //
 // Image: an EVA MIM checkpoint, in the official key layout (unprefixed, with mask_token, lm_head and RoPE
 // tables) or in timm's (fc_norm, fc1_g, q_proj.bias, ...), or the visual tower of a CLIP checkpoint

@@ -1,5 +1,5 @@
 // resize.hpp — defines resize_pos_embed() and set_image_size(): running a vision tower at an image size
-// other than the one its checkpoint was trained at, the way the official code does (spec §2e).
+// other than the one its checkpoint was trained at, the way the official code does (docs/model-spec.md §2e).
 //
 // Official (utils.resize_evaclip_pos_embed): the CLS row is kept, the G0 x G0 grid rows are resized to
 // G1 x G1 with torch's bicubic interpolate (align_corners=False, no antialias) and flattened row-major;

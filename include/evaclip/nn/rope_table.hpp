@@ -1,6 +1,6 @@
 // rope_table.hpp — defines rope2d_tables(): the EVA02 2D rotary cos/sin tables for a G x G patch grid.
 //
-// Following the official VisionRotaryEmbeddingFast with intp_freq (spec §2c), in fp32 and in its order of
+// Following the official VisionRotaryEmbeddingFast with intp_freq (docs/model-spec.md §2c), in fp32 and in its order of
 // operations: per axis K = hd/4 frequencies w_k = 1 / theta^(2k / (hd/2)); grid positions are
 // t_i = i / G * pt (pt = 16, the pretraining grid, so other resolutions interpolate); for token n = r G + c
 // dims [0, hd/2) carry angles t_r w_k and dims [hd/2, hd) carry t_c w_k, each frequency duplicated on an

@@ -31,6 +31,11 @@ struct TextAttention {
     out.push_back({p + "in_proj_bias", in_proj.bias});
     out_proj.params(p + "out_proj.", out);
   }
+  // Forward GEMM FLOPs over one sequence of `tokens` (model_stats.hpp): in_proj, out_proj, QK^T and AV.
+  double flops(double tokens) const {
+    return gemm_flops(in_proj.weight, tokens) + gemm_flops(out_proj.weight, tokens) +
+           4 * tokens * tokens * double(out_proj.weight.shape()[0]);
+  }
 };
 
 struct TextBlock {

@@ -1,7 +1,7 @@
 // text_transformer.hpp — defines nn::TextTransformer: the CLIP text tower.
 //
 // ids (B, L) -> token + positional embedding -> causal blocks -> ln_final -> the row at argmax(ids)
-// (the end-of-text token, the largest id) -> x · text_projection -> (B, E), unnormalised (spec §3).
+// (the end-of-text token, the largest id) -> x · text_projection -> (B, E), unnormalised (docs/model-spec.md §3).
 #pragma once
 
 #include <algorithm>

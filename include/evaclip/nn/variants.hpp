@@ -1,5 +1,5 @@
 // variants.hpp — defines the released EVA-CLIP models as types: each names its vision block family and
-// its configuration (spec §1a). `nn::Clip<V::vision_block>` is the model; `V::config()` its dimensions.
+// its configuration (docs/model-spec.md §1a). `nn::Clip<V::vision_block>` is the model; `V::config()` its dimensions.
 //
 // A variant of your own is a struct with the same three members, e.g. EVA02-B/16 without sub-LN:
 //   struct MyVariant {

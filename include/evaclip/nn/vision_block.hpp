@@ -1,8 +1,11 @@
 // vision_block.hpp — defines nn::VisionBlock<Attn, Mlp, norm, layer_scale> and the EVA block families:
 // Eva01Block, Eva01LayerScaleBlock, Eva02Block and EvaPostNormBlock (the E/14 models).
 //
-// A new block is a new combination, e.g. an EVA02 block without sub-LN:
-//   using MyBlock = VisionBlock<EvaAttention<AttnFeatures{.rope = true}>, SwiGluMlp>;
+// A new block is a new combination with a name, e.g. an EVA02 block without sub-LN (docs/models.md):
+//   struct MyBlock : VisionBlock<EvaAttention<AttnFeatures{.rope = true}>, SwiGluMlp> {
+//     using VisionBlock::VisionBlock;
+//     static constexpr const char* name = "eva02-nosubln";
+//   };
 #pragma once
 
 #include <string>
@@ -47,13 +50,20 @@ struct VisionBlock {
   template <class P, class B>
   Var operator()(Tape<P, B>& t, const Var& x, const RopeRef& rope, const BranchDrop& drop = {}) const {
     // (B, T, D) -> (B, T, D)
-    if constexpr (Norm == NormPlacement::pre) {
-      // {x + attention branch, norm2 of it} in one op
-      const AddNorm x1 = norm2.add_and_norm(t, x, dropped(t, scaled(t, attn(t, norm1(t, x), rope), gamma_1), drop.attn));
-      return add(t, x1.sum, dropped(t, scaled(t, mlp(t, x1.y), gamma_2), drop.mlp));
-    } else {
-      const Var x1 = add(t, x, dropped(t, scaled(t, norm1(t, attn(t, x, rope)), gamma_1), drop.attn));
-      return add(t, x1, dropped(t, scaled(t, norm2(t, mlp(t, x1)), gamma_2), drop.mlp));
+    if constexpr (Norm == NormPlacement::pre) {  // x + f(LN(x))
+      Var h = attn(t, norm1(t, x), rope);
+      h = dropped(t, scaled(t, h, gamma_1), drop.attn);
+      const AddNorm x1 = norm2.add_and_norm(t, x, h);  // x1.sum = x + h and x1.y = norm2(x1.sum), one op
+      Var m = mlp(t, x1.y);
+      m = dropped(t, scaled(t, m, gamma_2), drop.mlp);
+      return add(t, x1.sum, m);
+    } else {  // x + LN(f(x))
+      Var h = norm1(t, attn(t, x, rope));
+      h = dropped(t, scaled(t, h, gamma_1), drop.attn);
+      const Var x1 = add(t, x, h);
+      Var m = norm2(t, mlp(t, x1));
+      m = dropped(t, scaled(t, m, gamma_2), drop.mlp);
+      return add(t, x1, m);
     }
   }
 
@@ -80,9 +90,35 @@ struct VisionBlock {
   }
 };
 
-using Eva01Block = VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp>;
-using Eva01LayerScaleBlock = VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp, NormPlacement::pre, true>;
-using Eva02Block = VisionBlock<EvaAttention<AttnFeatures{.rope = true, .subln = true}>, SwiGluMlp>;
-using EvaPostNormBlock = VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp, NormPlacement::post>;
+// The block flags of the official model_configs' vision_cfg (layer_scale: ls_init_value > 0). A registered
+// block's `flags` say which configs select it (model_config.hpp); one without `flags` is chosen by name only.
+struct VisionFlags {
+  bool rope = false, subln = false, naiveswiglu = false, postnorm = false, layer_scale = false;
+  bool operator==(const VisionFlags&) const = default;
+};
+
+// The released families, as named types: `name` is how programs and configs select one (--block NAME,
+// "block": NAME; nn/families.hpp lists the compiled ones).
+struct Eva01Block : VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp> {
+  using VisionBlock::VisionBlock;
+  static constexpr const char* name = "eva01";
+  static constexpr VisionFlags flags{};
+};
+struct Eva01LayerScaleBlock
+    : VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp, NormPlacement::pre, true> {
+  using VisionBlock::VisionBlock;
+  static constexpr const char* name = "eva01-layer-scale";
+  static constexpr VisionFlags flags{.layer_scale = true};
+};
+struct Eva02Block : VisionBlock<EvaAttention<AttnFeatures{.rope = true, .subln = true}>, SwiGluMlp> {
+  using VisionBlock::VisionBlock;
+  static constexpr const char* name = "eva02";
+  static constexpr VisionFlags flags{.rope = true, .subln = true, .naiveswiglu = true};
+};
+struct EvaPostNormBlock : VisionBlock<EvaAttention<AttnFeatures{.fused_qkv = true}>, GeluMlp, NormPlacement::post> {
+  using VisionBlock::VisionBlock;
+  static constexpr const char* name = "eva-postnorm";
+  static constexpr VisionFlags flags{.postnorm = true};
+};
 
 }  // namespace evaclip::nn

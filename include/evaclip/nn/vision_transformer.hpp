@@ -1,7 +1,7 @@
 // vision_transformer.hpp — defines nn::VisionTransformer<Block>: the EVA image tower.
 //
 // images (B, 3, S, S) -> patch embed (B, N, D) -> [CLS] + patches, + pos_embed -> [patch dropout] ->
-// blocks [with drop path] -> norm -> CLS token -> head (with bias) -> (B, E), unnormalised (spec §2).
+// blocks [with drop path] -> norm -> CLS token -> head (with bias) -> (B, E), unnormalised (docs/model-spec.md §2).
 // Patch dropout and drop path run only in a training forward, one given an Rng.
 #pragma once
 
@@ -42,7 +42,7 @@ struct VisionTransformer {
     for (std::int64_t i = 0; i < cfg.layers; ++i)
       blocks.emplace_back(init, D, cfg.heads(), cfg.mlp_hidden(), cfg.eps, cfg.ls_init_value);
     norm = LayerNorm(init, D, cfg.eps);
-    head = Linear(init, D, embed_dim, true, 0.02 * 0.001);  // spec §5: a fresh head starts near zero
+    head = Linear(init, D, embed_dim, true, 0.02 * 0.001);  // a fresh head starts near zero (docs/model-spec.md §5)
     // With intp_freq the table always spans the pretraining grid pt_hw_seq_len over this model's grid.
     if constexpr (Block::uses_rope) rope = rope2d_tables(cfg.grid(), cfg.head_width, cfg.pt_hw_seq_len);
   }

@@ -1,5 +1,5 @@
 // grad_clip.hpp — defines clip_grad_norm(): the global L2 gradient norm over all parameter groups and the
-// clipping EVA-CLIP's DeepSpeed config applies (spec §5, gradient_clipping 5.0).
+// clipping EVA-CLIP's DeepSpeed config applies (gradient_clipping 5.0, docs/model-spec.md §5).
 #pragma once
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // lamb.hpp — defines lamb_update(): one LAMB step of one tensor, as DeepSpeed's FusedLamb (EVA-CLIP's
-// optimiser, spec §5) computes it. The Optimizer that owns the state is in optimizer.hpp.
+// optimiser, docs/model-spec.md §5) computes it. The Optimizer that owns the state is in optimizer.hpp.
 //
 // What FusedLamb does (microsoft/DeepSpeed @38327e0, csrc/lamb/fused_lamb_cuda_kernel.cu and
 // deepspeed/ops/lamb/fused_lamb.py, read for this port), for weights w, gradient g, moments m, v, step t:
@@ -14,8 +14,8 @@
 // The trust ratio here is per tensor, as FusedLamb computes it for the tensors it is given. Under ZeRO
 // stage 1 (EVA-CLIP's runs) DeepSpeed hands the optimiser one flattened fp32 partition per parameter group
 // and rank (deepspeed/runtime/zero/stage_1_and_2.py sets param_group['params'] to that single partition), so
-// the official runs computed one ratio per (group, rank partition), which depends on the world size (spec open
-// question 3). Per tensor is the layout-independent definition of the published algorithm.
+// the official runs computed one ratio per (group, rank partition), which depends on the world size
+// (docs/model-spec.md §11, point 3). Per tensor is the layout-independent definition of the published algorithm.
 #pragma once
 
 #include <algorithm>

@@ -28,7 +28,7 @@
 namespace evaclip::train {
 
 struct OptimizerSettings {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // spec §5: what the official code path gives B/16
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // what the official code path gives (docs/model-spec.md §11)
   double min_trust = 0.01, max_trust = 10.0;      // LAMB trust-ratio clamp (FusedLamb min/max_coeff)
 };
 
@@ -41,9 +41,9 @@ class Optimizer {
   const std::vector<ParamGroup>& groups() const { return groups_; }
 
   // Clamps one of the optimiser's parameters to [lo, hi] in place, its fp32 master too, so that the clamp
-  // survives the next update (logit_scale after every step, spec §4). The official DeepSpeed fp16 runs clamp
-  // only the 16-bit module weight: their master keeps the unclamped value, is copied over the weight at the
-  // next step and is clamped again after it, so the forward sees the same clamp but the master may drift.
+  // survives the next update (logit_scale after every step, docs/model-spec.md §4). The official DeepSpeed fp16
+  // runs clamp only the 16-bit module weight: their master keeps the unclamped value, is copied over the weight
+  // at the next step and is clamped again after it, so the forward sees the same clamp but the master may drift.
   void clamp(const Var& param, double lo, double hi) {
     EVACLIP_CHECK(lo <= hi, kind_, ": clamp to an empty range [", lo, ", ", hi, "]");
     bool found = false;

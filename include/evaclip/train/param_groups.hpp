@@ -1,5 +1,5 @@
-// param_groups.hpp — defines the EVA-CLIP optimiser parameter groups (spec §5): layer ids, the weight-decay
-// exclusions and make_param_groups(), one group per (tower, layer id, decay / no decay).
+// param_groups.hpp — defines the EVA-CLIP optimiser parameter groups (docs/model-spec.md §5): layer ids, the
+// weight-decay exclusions and make_param_groups(), one group per (tower, layer id, decay / no decay).
 //
 // Facts from the official EVA-CLIP/rei/training/optim.py (checked against it parameter by parameter in
 // tests/unit/train/test_param_groups.cpp):
@@ -49,7 +49,7 @@ inline Tower tower_of(const std::string& name) {
 }
 }  // namespace detail
 
-// The layer id of a tower parameter (spec §5); -1 for parameters outside both towers (the "other" group).
+// The layer id of a tower parameter (docs/model-spec.md §5); -1 for parameters outside both towers (the "other" group).
 inline int layer_id(const std::string& param_name, std::int64_t visual_layers, std::int64_t text_layers) {
   const detail::Tower tower = detail::tower_of(param_name);
   if (tower == detail::Tower::other) return -1;
@@ -65,7 +65,7 @@ inline int layer_id(const std::string& param_name, std::int64_t visual_layers, s
   return int(i + 1);
 }
 
-// Whether the parameter gets weight decay (spec §5 exclusions).
+// Whether the parameter gets weight decay (the exclusions of docs/model-spec.md §5).
 inline bool decays(const std::string& param_name, const Shape& shape) {
   if (shape.size() <= 1 || param_name.ends_with(".bias")) return false;
   for (const char* skip : {"visual.pos_embed", "visual.cls_token", "text.positional_embedding", "logit_scale"})

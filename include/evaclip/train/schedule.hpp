@@ -1,4 +1,4 @@
-// schedule.hpp — defines warmup_cosine(): the EVA-CLIP learning-rate factor (spec §5), linear warmup then
+// schedule.hpp — defines warmup_cosine(): the EVA-CLIP learning-rate factor (docs/model-spec.md §5), linear warmup then
 // cosine decay to 0.
 #pragma once
 

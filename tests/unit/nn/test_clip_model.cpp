@@ -107,7 +107,7 @@ TEST(ClipModel, ParameterNamesFollowTheOfficialKeys) {
                         "token_embedding.weight", "positional_embedding", "text_projection", "ln_final.weight", "logit_scale"})
     EXPECT_TRUE(names.count(k)) << k;
   EXPECT_FALSE(names.count("visual.blocks.0.attn.k_proj.bias"));  // k has no bias
-  // Spec §6: B/16 has 260 vision tensors for 12 blocks (4 + 12 x 21 + 4) and 149 text tensors for 12
+  // docs/model-spec.md §6: B/16 has 260 vision tensors for 12 blocks (4 + 12 x 21 + 4) and 149 text tensors for 12
   // blocks (3 + 12 x 12 + 2), plus logit_scale. Here: 2 vision blocks and 1 text block.
   EXPECT_EQ(names.size(), 4u + 2 * 21 + 4 + 3 + 1 * 12 + 2 + 1);
   ParamList prefixed = m.params(TextKeys::prefixed);

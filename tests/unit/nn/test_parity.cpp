@@ -23,7 +23,7 @@ void check_fixture(const std::string& name, double tol_out, double tol_grad,
   const SafetensorsFile weights(kData + name + "/" + weights_file);
   const SafetensorsFile inputs(kData + name + "/inputs.safetensors");
   const SafetensorsFile expected(kData + name + "/expected.safetensors");
-  with_vision_block(cfg.family, [&]<class Block>(Block*) {
+  with_vision_block(cfg.block, [&]<class Block>(std::type_identity<Block>) {
     ParamInit init = ParamInit::for_policy<Policy>(0);
     const Clip<Block> model(init, cfg.clip);
     const ParamList params = model.params(cfg.text_keys);

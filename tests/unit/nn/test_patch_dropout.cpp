@@ -30,7 +30,7 @@ void check_official(const std::string& expected_file, bool with_drop_path, bool 
                     double tol_grad) {
   SCOPED_TRACE(expected_file + " (" + Policy::name + (checkpointing ? ", checkpointed)" : ")"));
   const ModelConfig cfg = read_model_config(kTrainModelDir + "config.json");
-  ASSERT_EQ(cfg.family, VisionFamily::eva02);
+  ASSERT_EQ(cfg.block, Eva02Block::name);
   EXPECT_EQ(cfg.clip.vision.patch_dropout, 0.5);
   EXPECT_EQ(cfg.clip.vision.drop_path_rate, 0.5);
   const SafetensorsFile weights(kTrainModelDir + "weights.safetensors"), inputs(kTrainModelDir + "inputs.safetensors"),

@@ -1,4 +1,4 @@
-// Other resolutions (spec §2e) against the official code (tools/make_resize_fixtures.py): the pos_embed
+// Other resolutions (docs/model-spec.md §2e) against the official code (tools/make_resize_fixtures.py): the pos_embed
 // resize against utils.resize_evaclip_pos_embed, and eva02_tiny (trained at 32) run at 48 and 24 against
 // the official model loaded at that size through its own load_checkpoint resize path.
 #include "common/test_util.hpp"

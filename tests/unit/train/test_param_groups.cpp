@@ -1,5 +1,5 @@
-// Parameter groups (spec §5): every EVA02-CLIP-B-16 parameter's layer id, weight decay, base lr and lr scale
-// against the official training/optim.py (fixture tests/data/train/eva02_b16_param_groups.tsv from
+// Parameter groups (docs/model-spec.md §5): every EVA02-CLIP-B-16 parameter's layer id, weight decay, base lr and
+// lr scale against the official training/optim.py (fixture tests/data/train/eva02_b16_param_groups.tsv from
 // tools/make_optimizer_fixtures.py), plus hand-checked names and the error paths.
 #include <fstream>
 #include <map>

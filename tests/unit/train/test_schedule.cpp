@@ -1,4 +1,4 @@
-// warmup_cosine (spec §5) against the formula written out here, at the warmup boundary and the last step.
+// warmup_cosine (docs/model-spec.md §5) against the formula written out here, at the warmup boundary and the last step.
 #include <cmath>
 
 #include "common/test_util.hpp"
