@@ -45,12 +45,6 @@ Tensor new_compute(const Tape<P, B>&, Shape s) {
   return Tensor::empty(std::move(s), P::compute_dtype, B::device);
 }
 
-// Backward helpers. A gradient buffer exists only for an input that wants one (undefined otherwise);
-// kernels get null for the gradients nobody wants, and only computed gradients are accumulated.
-template <class P, class B>
-Tensor grad_buffer(const Var& input) {
-  return input.defined() && input.requires_grad() ? Tensor::empty(input.shape(), P::act_dtype, B::device) : Tensor();
-}
 template <class T>
 T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -60,10 +54,6 @@ template <class T>
 const T* data_or_null(const Var& v) {
   return v.defined() ? v.value().data<T>() : nullptr;
 }
-inline void accumulate_if(const Var& input, Tensor grad) {
-  if (grad.defined()) input.accumulate_grad(std::move(grad));
-}
-
 // The gradient buffers of one backward call, one per input in the op's order: g[i] is the activation-type
 // buffer for input i, or null when input i wants no gradient (undefined, or not requiring grad).
 template <class P, class B, std::size_t N>
@@ -71,7 +61,9 @@ class Grads {
  public:
   using T = typename P::act_t;
   explicit Grads(const std::array<Var, N>& inputs) : inputs_(inputs) {
-    for (std::size_t i = 0; i < N; ++i) buffers_[i] = grad_buffer<P, B>(inputs_[i]);
+    for (std::size_t i = 0; i < N; ++i)
+      if (inputs_[i].defined() && inputs_[i].requires_grad())
+        buffers_[i] = Tensor::empty(inputs_[i].shape(), P::act_dtype, B::device);
   }
   T* operator[](std::size_t i) const { return data_or_null<T>(buffers_[i]); }
   // Input i's buffer as a tensor (undefined when it wants no gradient), for kernels that write through a view.
@@ -80,7 +72,8 @@ class Grads {
   void drop(std::size_t i) { buffers_[i] = Tensor(); }
   // grad += buffer for every input that has one.
   void accumulate() {
-    for (std::size_t i = 0; i < N; ++i) accumulate_if(inputs_[i], std::move(buffers_[i]));
+    for (std::size_t i = 0; i < N; ++i)
+      if (buffers_[i].defined()) inputs_[i].accumulate_grad(std::move(buffers_[i]));
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "common/file_size_limit.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/io/file.hpp"
 
@@ -17,19 +18,12 @@ using namespace evaclip;
 namespace fs = std::filesystem;
 
 namespace {
-class FileIo : public ::testing::Test {
+class FileIo : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/evaclip_file_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string contents(const fs::path& p) const {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  fs::path dir_;
 };
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/file_size_limit.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/io/safetensors.hpp"
 
@@ -39,21 +40,9 @@ std::string file_bytes(const std::string& header, const std::string& data, std::
   return out + header + data;
 }
 
-class Safetensors : public ::testing::Test {
+class Safetensors : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/evaclip_safetensors_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   fs::path file(const std::string& name) const { return dir_ / name; }
-  std::vector<std::string> dir_listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
   // Opens a crafted file and expects one line naming the file, `key` (when given) and `what`.
   void expect_rejected(const std::string& bytes, const std::string& what, const std::string& key = "") {
     const fs::path p = file("bad.safetensors");
@@ -71,7 +60,6 @@ class Safetensors : public ::testing::Test {
       EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     }
   }
-  fs::path dir_;
 };
 
 // The tensors of tools/make_safetensors_fixture.py, built here.
@@ -425,7 +413,7 @@ TEST_F(Safetensors, ReplacesAnExistingFileAndLeavesNoTemporary) {
   save_safetensors(p.string(), {{"a", Tensor::full({2}, DType::f32, 1.0)}});
   save_safetensors(p.string(), {{"b", Tensor::full({3}, DType::f64, 2.0)}});
   EXPECT_EQ(SafetensorsFile(p.string()).keys(), std::vector<std::string>{"b"});
-  EXPECT_EQ(dir_listing(), std::vector<std::string>{"ckpt.safetensors"});
+  EXPECT_EQ(listing(), std::vector<std::string>{"ckpt.safetensors"});
 }
 
 TEST_F(Safetensors, AFailureMidWriteKeepsThePreviousFileAndRemovesTheTemporary) {
@@ -438,7 +426,7 @@ TEST_F(Safetensors, AFailureMidWriteKeepsThePreviousFileAndRemovesTheTemporary) 
                      "write failed writing " + p.string());
   }
   EXPECT_EQ(read_bytes(p), before);
-  EXPECT_EQ(dir_listing(), std::vector<std::string>{"ckpt.safetensors"});
+  EXPECT_EQ(listing(), std::vector<std::string>{"ckpt.safetensors"});
 }
 
 TEST_F(Safetensors, InvalidInputsFailBeforeTouchingTheTarget) {
@@ -451,7 +439,7 @@ TEST_F(Safetensors, InvalidInputsFailBeforeTouchingTheTarget) {
   EXPECT_THROW_MSG(save_safetensors(p.string(), {}, {{"k", "\xc3"}}), "metadata value");
   EXPECT_THROW_MSG(save_safetensors(p.string(), {}, {{"evaclip.crc32.old", "00000000"}}), "reserved for checksums");
   EXPECT_EQ(read_bytes(p), before);
-  EXPECT_EQ(dir_listing(), std::vector<std::string>{"ckpt.safetensors"});
+  EXPECT_EQ(listing(), std::vector<std::string>{"ckpt.safetensors"});
 }
 
 TEST_F(Safetensors, AnUnwritableDirectoryFailsCleanly) {

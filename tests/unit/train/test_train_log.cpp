@@ -2,22 +2,21 @@
 // file-size limit, so write() fails with EFBIG as on a full disk) is an error naming the log file, and the
 // records written before it stay whole.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "common/file_size_limit.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/train/train_log.hpp"
 
 using namespace evaclip;
 
-TEST(TrainLog, ARefusedWriteNamesTheLogFile) {
-  char tmpl[] = "/tmp/evaclip_train_log_XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::filesystem::path dir = tmpl;
-  const std::string path = (dir / "log.jsonl").string();
+class TrainLogFile : public test::TempDirTest {};
+
+TEST_F(TrainLogFile, ARefusedWriteNamesTheLogFile) {
+  const std::string path = (dir_ / "log.jsonl").string();
   {
     train::TrainLog log(path, 0);
     log.write({{"step", 1}, {"loss", 2.5}});
@@ -31,5 +30,4 @@ TEST(TrainLog, ARefusedWriteNamesTheLogFile) {
   std::getline(in, first), std::getline(in, second);
   EXPECT_EQ(first, R"({"loss":2.5,"step":1})");
   EXPECT_EQ(second, R"({"step":2})");
-  std::filesystem::remove_all(dir);
 }

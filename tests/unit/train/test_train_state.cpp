@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/file_size_limit.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/train/train_state.hpp"
 
@@ -37,40 +38,20 @@ struct StateRun {
   }
 };
 
-class TrainState : public ::testing::Test {
+class TrainState : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/evaclip_train_state_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
   // find_latest_checkpoint, with its warnings collected.
   std::string latest(std::vector<std::string>& warnings) const {
     return train::find_latest_checkpoint(dir_.string(), [&](const std::string& w) { warnings.push_back(w); });
   }
-  fs::path dir_;
 };
 
 // Flips one bit in the middle of tensor `key`'s data in a safetensors file.
 void flip_tensor_byte(const std::string& path, const std::string& key) {
   const SafetensorsEntry e = SafetensorsFile(path).entry(key);
-  std::fstream io(path, std::ios::binary | std::ios::in | std::ios::out);
   std::uint64_t n = 0;  // the header's length
-  io.read(reinterpret_cast<char*>(&n), 8);
-  const auto at = std::streamoff(8 + n + (e.begin + e.end) / 2);
-  char c = 0;
-  io.seekg(at);
-  io.read(&c, 1);
-  c = char(c ^ 0x04);
-  io.seekp(at);
-  io.write(&c, 1);
+  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(&n), 8);
+  test::flip_byte(path, 8 + n + (e.begin + e.end) / 2, 0x04);
 }
 
 bool same_values(const nn::ParamList& a, const nn::ParamList& b) {

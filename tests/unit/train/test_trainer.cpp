@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/file_size_limit.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_util.hpp"
 #include "evaclip/data/synthetic_shapes.hpp"
 #include "evaclip/train/trainer.hpp"
@@ -247,16 +248,7 @@ TEST(Trainer, ResumeLatestSkipsADamagedNewestCheckpoint) {
   train::TrainOptions first = tiny_options("damaged");
   first.stop_at = 6, first.save_steps = 3;
   const std::string newest = train::train(first).checkpoint;
-  {
-    std::fstream f(newest, std::ios::binary | std::ios::in | std::ios::out);
-    const auto mid = std::streamoff(fs::file_size(newest) / 2);  // in the tensor data
-    char c = 0;
-    f.seekg(mid);
-    f.read(&c, 1);
-    c = char(c ^ 0x01);
-    f.seekp(mid);
-    f.write(&c, 1);
-  }
+  test::flip_byte(newest, fs::file_size(newest) / 2, 0x01);  // in the tensor data
   train::TrainOptions second = tiny_options("damaged");
   second.resume = "latest";
   ::testing::internal::CaptureStderr();
